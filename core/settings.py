@@ -1,0 +1,170 @@
+"""One settings object holding every number of a rule (SPEC §2), each with its source.
+
+Override by environment (prefix ``CASEFLOW_``), e.g. ``CASEFLOW_MAX_ATTEMPTS_PER_DAY=4``, or by a
+rules file named in ``CASEFLOW_RULES_FILE`` (TOML, same field names).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class CoolingOffRule(BaseModel):
+    """A version of the cooling-off rule (犹豫期), effective from a date (SPEC §2.3)."""
+
+    version: str
+    effective_from: date
+    default_days: int  # product default when the policy names none
+    min_days: int  # regulatory floor
+    extend_to_next_workday: bool  # 节假日顺延, 民法典 Art. 203
+
+
+class PenaltyRule(BaseModel):
+    """One row of the proxy-signature penalty table (代签字, SPEC §2.10)."""
+
+    case: str  # customer_side | agent_signed | agent_departed
+    role: str  # agent | supervisor | manager
+    amount_cny: int
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", env_file=None, extra="ignore")
+
+    # --- infrastructure -------------------------------------------------------------------------
+    database_url: str = f"sqlite:///{DATA_DIR / 'caseflow.db'}"
+    timezone: str = "Asia/Shanghai"  # SPEC §2.4: stored in UTC, computed in Asia/Shanghai
+    drop_folder: Path = DATA_DIR / "inbox"
+    outbox_folder: Path = DATA_DIR / "outbox"
+    reports_folder: Path = DATA_DIR / "reports"
+    rules_file: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    sweep_batch_size: int = 1000
+
+    # --- §2.1 scope (回访范围) ---------------------------------------------------------------------
+    revisit_lines: list[str] = ["life", "health"]  # SPEC §2.1: life or health
+    revisit_min_term_years_exclusive: int = 1  # SPEC §2.1: term *over* one year (不含一年)
+
+    # --- §2.2 due date (清单抽取) -----------------------------------------------------------------
+    due_days_after_issue_bancassurance: int = 1  # SPEC §2.2: 承保次日
+    due_days_after_receipt_entered: int = 1  # SPEC §2.2: 回执回销次日
+    due_days_after_issue_without_receipt: int = 15  # SPEC §2.2: issue date + 15 days
+
+    # --- §2.3 cooling-off (犹豫期) ----------------------------------------------------------------
+    cooling_off_rules: list[CoolingOffRule] = [
+        # SPEC §2.3; 民法典 Art. 201 (start day not counted) and Art. 203 (holiday extension)
+        CoolingOffRule(
+            version="2021-civil-code",
+            effective_from=date(2021, 1, 1),
+            default_days=15,
+            min_days=10,
+            extend_to_next_workday=True,
+        )
+    ]
+    surrender_as_cooling_off_days: int = 7  # SPEC §2.3: 7 days after a late revisit
+    cooling_off_near_workdays: int = 2  # SPEC §2.7: ladder planned backwards; "near" = 2 working days left
+
+    # --- §2.7 attempts and appointments --------------------------------------------------------------
+    callable_from: time = time(9, 0)  # SPEC §2.7: 09:00–20:00 Asia/Shanghai, every day
+    callable_until: time = time(20, 0)
+    max_attempts_per_day: int = 3  # SPEC §2.7
+    retry_after_no_answer_minutes: int = 120  # SPEC §2.7: no answer → 2 h
+    retry_after_busy_minutes: int = 30  # SPEC §2.7: busy → 30 min
+    attempt_budget: int = 6  # SPEC §2.7: 6 attempts …
+    attempt_budget_days: int = 3  # SPEC §2.7: … over 3 days
+
+    # --- §2.8 work orders (工单) -----------------------------------------------------------------
+    work_order_due_workdays: dict[str, int] = {
+        "failed_followup": 1,  # SPEC §2.8 不成功件
+        "verification": 3,  # SPEC §2.8 核实件
+        "problem": 3,  # SPEC §2.8 问题件
+        "substandard_remark": 3,  # SPEC §2.8 次标准件
+        "resign": 5,  # SPEC §2.8 / §2.10 补签
+    }
+
+    # --- §2.9 intake checks -------------------------------------------------------------------------
+    shared_number_threshold: int = 3  # SPEC §2.9: one phone shared by ≥ 3 policyholders
+    phone_digits: int = 11  # SPEC §2.9: mainland mobile numbers have 11 digits
+
+    # --- §2.10 quality (品质管理) -------------------------------------------------------------------
+    proxy_signature_penalties: list[PenaltyRule] = [
+        PenaltyRule(case="customer_side", role="agent", amount_cny=300),  # SPEC §2.10
+        PenaltyRule(case="customer_side", role="supervisor", amount_cny=200),
+        PenaltyRule(case="customer_side", role="manager", amount_cny=100),
+        PenaltyRule(case="agent_signed", role="agent", amount_cny=1000),
+        PenaltyRule(case="agent_departed", role="supervisor", amount_cny=500),
+        PenaltyRule(case="agent_departed", role="manager", amount_cny=500),
+    ]
+    agent_warning_success_rate: float = 80.0  # SPEC §2.10: below 80 % → warning SMS
+    agent_investigation_months: int = 3  # SPEC §2.10: three months running → 契约调查
+
+    # --- §2.11 claims (理赔回访) -----------------------------------------------------------------
+    claim_revisit_due_workdays: int = 5  # SPEC §2.11
+    claim_large_amount_cny: int = 100_000  # SPEC §2.11 (configured threshold for a claim adviser)
+    claim_problem_response_hours: int = 24  # SPEC §2.11
+    claim_problem_solution_hours: int = 48  # SPEC §2.11
+
+    # --- §2.12 complaints (投诉) ---------------------------------------------------------------------
+    complaint_ack_hours: int = 24  # SPEC §2.12
+    complaint_feedback_workdays: int = 2  # SPEC §2.12
+    complaint_reply_days: int = 15  # SPEC §2.12: regulatory limit
+    complaint_extension_days: int = 30  # SPEC §2.12: complex → 30 days with notice
+    complaint_further_extension_days: int = 30  # SPEC §2.12: especially complex → +30 with approval
+    complaint_reopen_escalation: int = 2  # SPEC §2.12: after 2 reopenings → manager
+    complaint_warning_fractions: list[float] = [0.5, 0.75]  # issue 5: warnings at 50 % and 75 %
+
+    # --- §2.13 retention ----------------------------------------------------------------------------
+    retention_years_electronic: int = 20  # SPEC §2.13
+    retention_years_paper: int = 10  # SPEC §2.13
+
+    # --- §5 notifications ---------------------------------------------------------------------------
+    outbox_batch_size: int = 200
+    outbox_max_attempts: int = 5
+    outbox_rate_per_minute: dict[str, int] = {"sms": 600, "email": 300, "letter": 1000, "internal": 1000}
+
+    def cooling_off_rule_for(self, on: date) -> CoolingOffRule:
+        """The rule version in force on ``on`` (the newest whose effective date is not after it)."""
+        rules = sorted(self.cooling_off_rules, key=lambda r: r.effective_from)
+        chosen = rules[0]
+        for rule in rules:
+            if rule.effective_from <= on:
+                chosen = rule
+        return chosen
+
+    def cooling_off_rule(self, version: str) -> CoolingOffRule:
+        for rule in self.cooling_off_rules:
+            if rule.version == version:
+                return rule
+        raise KeyError(f"unknown cooling-off rule version {version!r}")
+
+
+def _load_rules_file(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    base = Settings()
+    if base.rules_file:
+        overrides = _load_rules_file(Path(base.rules_file))
+        return Settings(**{**base.model_dump(), **overrides})
+    return base
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
+
+
+__all__ = ["Settings", "CoolingOffRule", "PenaltyRule", "get_settings", "reset_settings", "Field"]

@@ -1,0 +1,24 @@
+"""Every table of Caseflow; importing this package registers them all on ``SQLModel.metadata``."""
+
+from models.audit import AuditEntry, OutboxMessage
+from models.calendar import CalendarDay, CalendarYear
+from models.complaint import Complaint
+from models.policy import Policy
+from models.reference import ROLES, Agent, Branch, User
+from models.revisit import CallAttempt, RevisitCase, WorkOrder
+
+__all__ = [
+    "AuditEntry",
+    "OutboxMessage",
+    "CalendarDay",
+    "CalendarYear",
+    "Complaint",
+    "Policy",
+    "ROLES",
+    "Agent",
+    "Branch",
+    "User",
+    "CallAttempt",
+    "RevisitCase",
+    "WorkOrder",
+]

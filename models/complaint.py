@@ -1,0 +1,46 @@
+"""Complaints (投诉, SPEC §2.12)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from models.common import json_field, utc_field
+
+
+class Complaint(SQLModel, table=True):
+    __tablename__ = "complaint"
+    __table_args__ = (Index("ix_complaint_state_deadline", "state", "next_deadline_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)  # hotline | email | counter | online | regulator
+    complainant_name: str
+    complainant_phone: str | None = None
+    policy_no: str | None = Field(default=None, index=True)
+    content: str
+    category: str = Field(max_length=64)
+    urgency: str = Field(default="normal", max_length=16)  # normal | urgent
+    accused: str | None = None  # the person complained about (回避)
+    revisit_case_id: int | None = Field(default=None, foreign_key="revisit_case.id")
+    agent_code: str | None = None
+
+    state: str = Field(default="received", max_length=32)
+    owner: str | None = None  # 首问责任人
+    pending_owner: str | None = None
+    received_at: datetime = utc_field(nullable=False)
+    ack_due_at: datetime | None = utc_field()
+    feedback_due_at: datetime | None = utc_field()
+    reply_due_at: datetime | None = utc_field()
+    next_deadline_at: datetime | None = utc_field()
+    reopen_count: int = 0
+    extension_count: int = 0
+    escalated_to: str | None = None
+    details: dict[str, Any] = json_field(dict)
+
+    version: int = 1
+    created_at: datetime | None = utc_field()
+    updated_at: datetime | None = utc_field()
+    closed_at: datetime | None = utc_field()
