@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     sweep_batch_size: int = 1000
+    overdue_explanation_workdays: int = 1  # SPEC §2.8 silent: an overdue order with no written explanation by the end of the next working day goes on the quality list
 
     # --- §2.1 scope (回访范围) ---------------------------------------------------------------------
     revisit_lines: list[str] = ["life", "health"]  # SPEC §2.1: life or health

@@ -1,0 +1,148 @@
+"""The revisit case (新契约回访 and 理赔回访, SPEC §2.5–2.8 and §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statemachine import State
+
+from statemachines.base import CaseMachine, TransitionRejected
+
+OPEN_CALLING = ("calling", "appointment", "recall")
+
+
+class RevisitMachine(CaseMachine):
+    """scheduled → calling ⇄ appointment → one of the four classes → … → closed_success | closed_failed."""
+
+    timed_events = (
+        "open_calls",
+        "appointment_due",
+        "recall_due",
+        "attempt_window_expired",
+        "work_order_overdue",
+        "cooling_off_deadline_near",
+        "cooling_off_expired",
+        "ladder_jump",
+    )
+
+    scheduled = State(initial=True)
+    calling = State()
+    appointment = State()
+    standard = State()
+    substandard = State()
+    problem = State()
+    follow_up_call = State()
+    second_communication = State()
+    verification = State()
+    recall = State()
+    letter_or_onsite = State()
+    closed_success = State(final=True)
+    closed_failed = State(final=True)
+    misleading_confirmed = State(final=True)
+    cancelled = State(final=True)
+
+    # --- the call queue ----------------------------------------------------------------------------
+    open_calls = scheduled.to(calling)  # timed: the extraction date (清单抽取) has come
+    book_appointment = calling.to(appointment, validators="needs_time") | appointment.to(
+        appointment, validators="needs_time"
+    ) | recall.to(appointment, validators="needs_time")
+    appointment_due = appointment.to(calling)  # timed: the customer's time has come
+    # an attempt that decides nothing yet (no answer, busy, someone else answered)
+    attempt_failed = calling.to(calling) | appointment.to(appointment) | recall.to(recall)
+    attempt_window_expired = calling.to(verification) | appointment.to(verification) | recall.to(verification)
+
+    # --- the four classes (回访结果分类, SPEC §2.6) -----------------------------------------------------
+    classify_standard = calling.to(standard) | appointment.to(standard) | recall.to(standard)
+    classify_substandard = calling.to(substandard) | appointment.to(substandard) | recall.to(substandard)
+    classify_problem = calling.to(problem) | appointment.to(problem) | recall.to(problem)
+    classify_verification = (
+        calling.to(verification) | appointment.to(verification) | recall.to(verification) | scheduled.to(verification)
+    )
+    close = standard.to(closed_success)
+    remark_recorded = substandard.to(closed_success)
+    # a success before the cooling-off period started needs a supplementary revisit (补访)
+    require_supplementary = standard.to(scheduled) | substandard.to(scheduled)
+
+    # --- problem cases (问题件) -----------------------------------------------------------------------
+    explanation_recorded = problem.to(follow_up_call) | second_communication.to(follow_up_call)
+    follow_up_understood = follow_up_call.to(closed_success)
+    follow_up_not_understood = follow_up_call.to(second_communication)
+    confirm_misleading = follow_up_call.to(misleading_confirmed, validators="needs_reason") | second_communication.to(
+        misleading_confirmed, validators="needs_reason"
+    )
+
+    # --- verification and the ladder (核实件, SPEC §2.7) ------------------------------------------------
+    contact_fixed = verification.to(recall)
+    recall_due = recall.to(calling)  # timed: HQ calls again
+    escalate_to_letter = (
+        scheduled.to(letter_or_onsite, validators="needs_reason")
+        | calling.to(letter_or_onsite, validators="needs_reason")
+        | appointment.to(letter_or_onsite, validators="needs_reason")
+        | verification.to(letter_or_onsite, validators="needs_reason")
+        | recall.to(letter_or_onsite, validators="needs_reason")
+    )
+    # timed: the ladder planned backwards from the cooling-off end has no room for another phone rung
+    ladder_jump = (
+        scheduled.to(letter_or_onsite)
+        | calling.to(letter_or_onsite)
+        | appointment.to(letter_or_onsite)
+        | verification.to(letter_or_onsite)
+        | recall.to(letter_or_onsite)
+    )
+    letter_or_onsite_success = letter_or_onsite.to(closed_success)
+    close_failed = letter_or_onsite.to(closed_failed, validators="needs_reasons")
+
+    # --- timed self-transitions: recorded on the case, state unchanged ------------------------------------
+    work_order_overdue = (
+        substandard.to.itself()
+        | problem.to.itself()
+        | second_communication.to.itself()
+        | verification.to.itself()
+        | letter_or_onsite.to.itself()
+    )
+    cooling_off_deadline_near = (
+        scheduled.to.itself()
+        | calling.to.itself()
+        | appointment.to.itself()
+        | verification.to.itself()
+        | recall.to.itself()
+        | problem.to.itself()
+        | substandard.to.itself()
+        | follow_up_call.to.itself()
+        | second_communication.to.itself()
+        | letter_or_onsite.to.itself()
+    )
+    cooling_off_expired = (
+        scheduled.to.itself()
+        | calling.to.itself()
+        | appointment.to.itself()
+        | verification.to.itself()
+        | recall.to.itself()
+        | problem.to.itself()
+        | substandard.to.itself()
+        | follow_up_call.to.itself()
+        | second_communication.to.itself()
+        | letter_or_onsite.to.itself()
+    )
+    # the policy was surrendered or cancelled: nothing more to revisit
+    cancel = (
+        scheduled.to(cancelled, validators="needs_reason")
+        | calling.to(cancelled, validators="needs_reason")
+        | appointment.to(cancelled, validators="needs_reason")
+        | verification.to(cancelled, validators="needs_reason")
+        | recall.to(cancelled, validators="needs_reason")
+        | letter_or_onsite.to(cancelled, validators="needs_reason")
+    )
+
+    def needs_time(self, appointment_at: Any = None, **_: Any) -> None:
+        if not appointment_at:
+            raise TransitionRejected("an appointment needs 'appointment_at'")
+
+    def needs_reason(self, reason: str | None = None, **_: Any) -> None:
+        if not reason or not str(reason).strip():
+            raise TransitionRejected("this event needs a 'reason'")
+
+    def needs_reasons(self, reasons: list[str] | None = None, **_: Any) -> None:
+        # 详细记录不能完成回访的原因: a failed revisit closes only with its reasons
+        if not reasons or not all(isinstance(r, str) and r.strip() for r in reasons):
+            raise TransitionRejected("closing as failed needs 'reasons', a non-empty list of texts")
