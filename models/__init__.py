@@ -3,6 +3,7 @@
 from models.audit import AuditEntry, OutboxMessage
 from models.calendar import CalendarDay, CalendarYear
 from models.complaint import Complaint
+from models.idempotency import IdempotencyRecord
 from models.policy import Policy
 from models.reference import ROLES, Agent, Branch, User
 from models.revisit import CallAttempt, RevisitCase, WorkOrder
@@ -13,6 +14,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Complaint",
+    "IdempotencyRecord",
     "Policy",
     "ROLES",
     "Agent",

@@ -50,5 +50,6 @@ class Policy(SQLModel, table=True):
     agent_code: str = Field(index=True, max_length=32)
     branch_code: str = Field(index=True, max_length=32)
 
+    version: int = 1  # bumped on every re-import that changes the policy (audited)
     imported_at: datetime | None = utc_field()
     updated_at: datetime | None = utc_field()

@@ -1,0 +1,76 @@
+"""Health, machine descriptions and the audit trail of any case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select, text
+
+from api.deps import SessionDep, UserDep
+from api.errors import Problem
+from core.clock import as_utc
+from models import AuditEntry
+from statemachines.base import describe
+from statemachines.registry import kinds, machines
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health")
+def health(session: SessionDep) -> dict[str, Any]:
+    """Liveness and database reachability."""
+    try:
+        session.execute(text("select 1"))
+    except Exception as exc:  # the point of this endpoint is to say so, not to fail
+        raise Problem(503, "Unavailable", f"database unreachable: {type(exc).__name__}") from None
+    return {"status": "ok", "database": session.get_bind().dialect.name}
+
+
+@router.get("/statemachines")
+def list_machines() -> dict[str, Any]:
+    return {"items": sorted(machines())}
+
+
+@router.get("/statemachines/{name}")
+def machine(name: str) -> dict[str, Any]:
+    """States, events and a mermaid diagram generated from the machine class."""
+    found = machines().get(name)
+    if found is None:
+        raise Problem(404, "Not found", f"no state machine {name!r}; machines: {', '.join(sorted(machines()))}")
+    return describe(found)
+
+
+@router.get("/cases/{kind}/{case_id}/history")
+def history(kind: str, case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """The append-only audit trail of one case, oldest first."""
+    known = kinds()
+    if kind not in known:
+        raise Problem(404, "Not found", f"no case kind {kind!r}; kinds: {', '.join(sorted(known))}")
+    model = known[kind].model
+    case = session.get(model, case_id)
+    if case is None:
+        raise Problem(404, "Not found", f"{kind} {case_id} does not exist")
+    branch = getattr(case, "branch_code", None)
+    if user.role == "branch_staff" and branch is not None and branch != user.branch_code:
+        raise Problem(403, "Forbidden", f"{kind} {case_id} belongs to another branch")
+    rows = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.case_kind == kind, AuditEntry.case_id == case_id)
+        .order_by(AuditEntry.version, AuditEntry.id)
+    ).scalars()
+    return {
+        "items": [
+            {
+                "event": r.event,
+                "source": r.source,
+                "target": r.target,
+                "actor": r.actor,
+                "at": as_utc(r.at).isoformat(),
+                "payload": r.payload,
+                "version": r.version,
+                "flow_run_id": r.flow_run_id,
+            }
+            for r in rows
+        ]
+    }
