@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import system
+from api.routes import policies, queue, revisits, system, work_orders
 
 
 def create_app() -> FastAPI:
@@ -16,6 +16,10 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     app.include_router(system.router)
+    app.include_router(policies.router)
+    app.include_router(revisits.router)
+    app.include_router(work_orders.router)
+    app.include_router(queue.router)
     return app
 
 

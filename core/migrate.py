@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -18,6 +19,8 @@ from core.db import UTCDateTime, make_engine, normalise_url
 from core.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+T = TypeVar("T")
 
 
 def target_metadata() -> MetaData:
@@ -71,7 +74,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def _with_connection(url: str | None, fn: Any) -> Any:
+def _with_connection(url: str | None, fn: Callable[[Connection], T]) -> T:
     engine = make_engine(database_url(url))
     try:
         with engine.connect() as connection:

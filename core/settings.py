@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     attempt_budget: int = 6  # SPEC §2.7: 6 attempts …
     attempt_budget_days: int = 3  # SPEC §2.7: … over 3 days
 
+    # ladder planned backwards from the cooling-off end (SPEC §2.7 names the rungs, not their lengths;
+    # these are the service centre's planning figures, in working days before the cooling-off end)
+    ladder_letter_onsite_workdays: int = 3  # a letter/on-site visit needs 3 working days before the end
+    ladder_recall_workdays: int = 1  # HQ's re-call after the branch fixed the contact needs 1 working day
+    queue_claim_minutes: int = 15  # a case handed out by GET /queue/next is held for its agent this long
+
     # --- §2.8 work orders (工单) -----------------------------------------------------------------
     work_order_due_workdays: dict[str, int] = {
         "failed_followup": 1,  # SPEC §2.8 不成功件

@@ -56,6 +56,8 @@ class RevisitCase(SQLModel, table=True):
     appointment_at: datetime | None = utc_field()
     next_deadline_at: datetime | None = utc_field()
     recall_count: int = 0
+    claimed_by: str | None = None  # the call agent GET /queue/next handed it to
+    claimed_until: datetime | None = utc_field()
     extra: dict[str, Any] | None = nullable_json_field()
 
     version: int = 1

@@ -268,6 +268,13 @@ def apply_bulk(
     return done
 
 
+def queue_message(session: Session, msg: Message, *, kind: str, case_id: int | None, now: datetime) -> None:
+    """Add one outbox row to the caller's transaction (``msg.dedupe_key`` must be set)."""
+    if msg.dedupe_key is None:
+        raise ValueError("a message queued outside a transition needs an explicit dedupe_key")
+    session.add(_outbox_row(msg, kind=kind, case_id=case_id, version=0, now=now))
+
+
 def enqueue(
     session: Session, messages: Iterable[tuple[Message, str | None, int | None]], *, now: datetime
 ) -> int:

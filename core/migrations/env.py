@@ -26,7 +26,8 @@ def _run(connection: Connection) -> None:
     if toggle:
         _sqlite_foreign_keys(connection, on=False)
     try:
-        context.configure(connection=connection, **context_options())
+        # extra options (e.g. make_migration's revision hook) travel as a config attribute
+        context.configure(connection=connection, **context_options(), **config.attributes.get("configure", {}))
         with context.begin_transaction():
             context.run_migrations()
         if toggle:

@@ -1,0 +1,16 @@
+"""The per-request domain context: who acts, now, and the rules in force."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from api.deps import actor
+from core import clock
+from core.calendar import get_calendar
+from core.settings import get_settings
+from domain.revisits import Ctx
+from models import User
+
+
+def request_ctx(session: Session, user: User) -> Ctx:
+    return Ctx(now=clock.now(), actor=actor(user), settings=get_settings(), calendar=get_calendar())

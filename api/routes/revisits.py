@@ -1,0 +1,183 @@
+"""Revisits: read, record call attempts, send declared events (SPEC §4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from api.context import request_ctx
+from api.deps import SessionDep, UserDep, require_role
+from api.errors import Problem
+from api.idempotency import idempotent
+from api.views import can_see_branch, revisit_view
+from domain import revisits as service
+from domain.classification import OUTCOMES
+from models import RevisitCase, WorkOrder
+
+router = APIRouter(tags=["revisits"])
+
+CALLERS = ("call_agent", "supervisor", "manager")
+# who may send which revisit event by hand (the timed ones belong to the sweeps)
+EVENT_ROLES: dict[str, tuple[str, ...]] = {
+    "follow_up_understood": CALLERS,
+    "follow_up_not_understood": CALLERS,
+    "confirm_misleading": ("supervisor", "manager", "call_agent"),
+    "letter_or_onsite_success": ("branch_staff", "supervisor", "manager"),
+    "close_failed": ("branch_staff", "supervisor", "manager"),
+    "escalate_to_letter": ("supervisor", "manager"),
+    "cancel": ("supervisor", "manager"),
+}
+
+
+class AttemptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str = Field(description=f"one of: {', '.join(OUTCOMES)}")
+    answers: dict[str, str] = Field(default_factory=dict)
+    details: dict[str, Any] | None = None
+    appointment_at: datetime | None = None
+    expected_version: int
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    expected_version: int
+
+
+def _case(session: SessionDep, user: UserDep, case_id: int) -> RevisitCase:
+    case = session.get(RevisitCase, case_id)
+    if case is None:
+        raise Problem(404, "Not found", f"revisit {case_id} does not exist")
+    if not can_see_branch(user, case.branch_code):
+        raise Problem(403, "Forbidden", f"revisit {case_id} belongs to another branch")
+    return case
+
+
+@router.get("/revisits")
+def list_revisits(
+    session: SessionDep,
+    user: UserDep,
+    policy_no: str | None = None,
+    claim_no: str | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+    classification: str | None = None,
+    branch: str | None = None,
+    channel: str | None = None,
+    overdue: bool | None = None,
+    due_before: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Filter by state, class, branch, channel, overdue, due before; paginated."""
+    stmt = select(RevisitCase)
+    if user.role == "branch_staff":
+        if branch and branch != user.branch_code:
+            raise Problem(403, "Forbidden", "branch staff see only their own branch")
+        branch = user.branch_code
+    filters = {
+        RevisitCase.policy_no: policy_no,
+        RevisitCase.claim_no: claim_no,
+        RevisitCase.kind: kind,
+        RevisitCase.state: state,
+        RevisitCase.classification: classification,
+        RevisitCase.branch_code: branch,
+        RevisitCase.channel: channel,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if due_before is not None:
+        stmt = stmt.where(RevisitCase.due_date < due_before)
+    if overdue is not None:
+        late_orders = select(WorkOrder.case_id).where(WorkOrder.state.in_(("overdue", "explained", "quality_listed")))
+        cond = RevisitCase.id.in_(late_orders) | RevisitCase.late.is_(True)
+        stmt = stmt.where(cond if overdue else ~cond)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(RevisitCase.id).limit(limit).offset(offset)).scalars()
+    return {"items": [revisit_view(session, c, detail=False) for c in rows], "total": total}
+
+
+@router.get("/revisits/{case_id}")
+def get_revisit(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    case = _case(session, user, case_id)
+    if user.role == "call_agent" and case.state == "scheduled":
+        raise Problem(404, "Not found", f"revisit {case_id} is not due yet")  # an agent never sees it early
+    return revisit_view(session, case)
+
+
+@router.post("/revisits/{case_id}/attempts", status_code=201)
+def record_attempt(
+    case_id: int,
+    body: AttemptIn,
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Record a call attempt: outcome, answers, optional appointment time."""
+    require_role(user, *CALLERS)
+    _case(session, user, case_id)
+
+    def run() -> dict[str, Any]:
+        ctx = request_ctx(session, user)
+        case = service.record_attempt(
+            session,
+            case_id=case_id,
+            outcome=body.outcome,
+            answers=body.answers,
+            details=body.details,
+            appointment_at=body.appointment_at,
+            expected_version=body.expected_version,
+            ctx=ctx,
+        )
+        return revisit_view(session, case)
+
+    return idempotent(
+        session, user=user, key=idempotency_key, method="POST", path=request.url.path,
+        body=body.model_dump(mode="json"), status_code=201, run=run,
+    )
+
+
+@router.post("/revisits/{case_id}/events/{event}")
+def send_event(
+    case_id: int,
+    event: str,
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    body: Annotated[EventIn, Body()],
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Any other declared event with its payload (follow-up results, letter/on-site results, …)."""
+    case = _case(session, user, case_id)
+    from statemachines.registry import get_kind
+
+    machine = get_kind("revisit").machine
+    if event not in get_kind("revisit").table:
+        raise Problem(404, "Unknown event", f"revisit has no event {event!r}", "unknown-event",
+                      events=sorted(get_kind("revisit").table))
+    if event in machine.timed_events:
+        raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the sweeps send it", "event-not-allowed",
+                      state=case.state, allowed_events=[])
+    roles = EVENT_ROLES.get(event, CALLERS + ("branch_staff",))
+    require_role(user, *roles)
+    payload = body.model_dump(exclude={"expected_version"})
+
+    def run() -> dict[str, Any]:
+        updated = service.send_event(
+            session, case_id=case_id, event=event, payload=payload, expected_version=body.expected_version,
+            ctx=request_ctx(session, user),
+        )
+        return revisit_view(session, updated)
+
+    return idempotent(
+        session, user=user, key=idempotency_key, method="POST", path=request.url.path,
+        body=body.model_dump(mode="json"), status_code=200, run=run,
+    )

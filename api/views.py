@@ -1,0 +1,104 @@
+"""Shapes of SPEC §4.1: revisits and work orders as clients read them; masking by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core.clock import as_utc
+from models import CallAttempt, RevisitCase, User, WorkOrder
+from statemachines.engine import allowed_events
+
+FULL_VIEW_ROLES = ("admin", "supervisor", "manager", "call_agent")
+
+
+def iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if hasattr(value, "tzinfo"):
+        return as_utc(value).isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone or len(phone) < 7:
+        return phone
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def work_order_view(order: WorkOrder) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "case_id": order.case_id,
+        "kind": order.kind,
+        "branch": order.branch_code,
+        "state": order.state,
+        "issued_at": iso(order.issued_at),
+        "due_at": iso(order.due_at),
+        "second_communication": order.second_communication,
+        "result": order.result,
+        "explanation": order.explanation,
+        "version": order.version,
+        "allowed_events": allowed_events("work_order", order),
+    }
+
+
+def attempt_view(attempt: CallAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "at": iso(attempt.at),
+        "agent": attempt.agent,
+        "outcome": attempt.outcome,
+        "answers": attempt.answers,
+        "appointment_at": iso(attempt.appointment_at),
+    }
+
+
+def revisit_view(session: Session, case: RevisitCase, *, detail: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": case.id,
+        "kind": case.kind,
+        "policy_no": case.policy_no,
+        "claim_no": case.claim_no or None,
+        "branch": case.branch_code,
+        "channel": case.channel,
+        "state": case.state,
+        "classification": case.classification,
+        "sub_types": case.sub_types,
+        "problem_category": case.problem_category,
+        "verification_reason": case.verification_reason,
+        "flags": case.flags,
+        "failure_reasons": case.failure_reasons,
+        "due_date": iso(case.due_date),
+        "cooling_off_end": iso(case.cooling_off_end),
+        "cooling_off_rule_version": case.cooling_off_rule_version,
+        "next_deadline_at": iso(case.next_deadline_at),
+        "next_attempt_at": iso(case.next_attempt_at),
+        "appointment_at": iso(case.appointment_at),
+        "surrender_as_cooling_off_until": iso(case.surrender_as_cooling_off_until),
+        "supplementary_needed": case.supplementary_needed,
+        "late": case.late,
+        "priority": case.priority,
+        "attempt_count": case.attempt_count,
+        "version": case.version,
+        "allowed_events": allowed_events("revisit", case),
+    }
+    if detail:
+        attempts = session.execute(
+            select(CallAttempt).where(CallAttempt.case_id == case.id).order_by(CallAttempt.at, CallAttempt.id)
+        ).scalars()
+        orders = session.execute(
+            select(WorkOrder).where(WorkOrder.case_id == case.id).order_by(WorkOrder.id)
+        ).scalars()
+        body["attempts"] = [attempt_view(a) for a in attempts]
+        body["work_orders"] = [work_order_view(o) for o in orders]
+    else:
+        body["attempts"] = []
+        body["work_orders"] = []
+    return body
+
+
+def can_see_branch(user: User, branch: str | None) -> bool:
+    return user.role != "branch_staff" or branch == user.branch_code

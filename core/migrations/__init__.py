@@ -1,0 +1,1 @@
+"""Alembic environment of Caseflow (env.py is run by Alembic, not imported)."""

@@ -1,0 +1,1 @@
+"""Migration scripts, one per revision, numbered 0001, 0002, ..."""

@@ -1,0 +1,83 @@
+"""The next case for the caller (SPEC §4 ``GET /queue/next``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import or_, select, update
+from sqlmodel import Session
+
+from core.clock import local_date, start_of_day
+from domain import revisit_rules as rules
+from domain.revisits import Ctx
+from domain.work_orders import FIRST_GROUP, OPEN_STATES
+from models import RevisitCase, WorkOrder
+
+
+def next_call(session: Session, *, agent: str, ctx: Ctx) -> RevisitCase | None:
+    """Due calls and appointments, cooling-off nearest first; held for the agent while they call."""
+    if not rules.is_callable(ctx.now, ctx.settings):
+        return None  # no calls outside callable hours (SPEC §2.7)
+    today = local_date(ctx.now)
+    hold = ctx.now + timedelta(minutes=ctx.settings.queue_claim_minutes)
+    far = date(9999, 12, 31)
+    for _ in range(5):  # another agent may take the same case between our read and our claim
+        stmt = (
+            select(RevisitCase.id)
+            .where(
+                RevisitCase.state.in_(rules.PHONE_STATES),
+                RevisitCase.due_date <= today,
+                or_(RevisitCase.next_attempt_at.is_(None), RevisitCase.next_attempt_at <= ctx.now),
+                or_(
+                    RevisitCase.claimed_until.is_(None),
+                    RevisitCase.claimed_until <= ctx.now,
+                    RevisitCase.claimed_by == agent,
+                ),
+                or_(RevisitCase.attempts_day.is_(None), RevisitCase.attempts_day < today,
+                    RevisitCase.attempts_today < ctx.settings.max_attempts_per_day),
+            )
+            .order_by(
+                sql_case((RevisitCase.state == "appointment", 0), else_=1),
+                RevisitCase.priority.desc(),
+                sql_case((RevisitCase.cooling_off_end.is_(None), far), else_=RevisitCase.cooling_off_end),
+                RevisitCase.due_date,
+                RevisitCase.id,
+            )
+            .limit(1)
+        )
+        case_id = session.execute(stmt).scalar()
+        if case_id is None:
+            return None
+        claimed = session.execute(
+            update(RevisitCase)
+            .where(
+                RevisitCase.id == case_id,
+                or_(RevisitCase.claimed_until.is_(None), RevisitCase.claimed_until <= ctx.now,
+                    RevisitCase.claimed_by == agent),
+            )
+            .values(claimed_by=agent, claimed_until=hold)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        if claimed:
+            return session.get(RevisitCase, case_id, populate_existing=True)
+    return None
+
+
+def next_work_order(session: Session, *, branch: str | None, ctx: Ctx) -> WorkOrder | None:
+    """处理顺序 (SPEC §2.8): verification first, then last month's problem/sub-standard, then older."""
+    today = local_date(ctx.now)
+    stmt = select(WorkOrder).where(WorkOrder.state.in_(OPEN_STATES))
+    if branch:
+        stmt = stmt.where(WorkOrder.branch_code == branch)
+    first_of_month = today.replace(day=1)
+    last_month = (first_of_month - timedelta(days=1)).replace(day=1)
+    month_before = (last_month - timedelta(days=1)).replace(day=1)
+    group = sql_case(
+        (WorkOrder.kind.in_(FIRST_GROUP), 0),
+        (WorkOrder.issued_at >= start_of_day(last_month), 1),
+        (WorkOrder.issued_at >= start_of_day(month_before), 2),
+        else_=3,
+    )
+    return session.execute(stmt.order_by(group, WorkOrder.due_at, WorkOrder.id).limit(1)).scalars().first()

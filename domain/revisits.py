@@ -1,0 +1,454 @@
+"""Revisit services: call attempts (SPEC §2.7), events with what follows them (§2.6–2.8), work-order effects.
+
+Each function checks the rules, then sends the event through the engine with the columns and rows the
+transition brings (work orders, outbox messages) — one transaction, committed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from core.calendar import WorkdayCalendar
+from core.clock import as_utc, local, local_date
+from core.settings import Settings
+from domain import classification as cl
+from domain import revisit_rules as rules
+from domain.work_orders import create_work_order, notice
+from models import CallAttempt, Policy, RevisitCase, WorkOrder
+from statemachines.engine import (
+    CaseNotFound,
+    EventNotAllowed,
+    Message,
+    Rejected,
+    StaleVersion,
+    apply_event,
+    allowed_events,
+    queue_message,
+)
+
+OUTCOMES = cl.OUTCOMES
+PHONE_STATES = rules.PHONE_STATES
+
+
+@dataclass
+class Ctx:
+    """Who and when, and the rules in force: passed down so that nothing here reads a clock."""
+
+    now: datetime
+    actor: str
+    settings: Settings
+    calendar: WorkdayCalendar
+    flow_run_id: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+def _load(session: Session, case_id: int) -> RevisitCase:
+    case = session.get(RevisitCase, case_id, populate_existing=True)
+    if case is None:
+        raise CaseNotFound("revisit", case_id)
+    return case
+
+
+def _check_version(case: RevisitCase, expected_version: int | None) -> None:
+    if expected_version is not None and case.version != expected_version:
+        raise StaleVersion(expected_version, case.version)
+
+
+def _send(session: Session, case: RevisitCase, event: str, ctx: Ctx, **kw: Any) -> None:
+    apply_event(
+        session,
+        kind="revisit",
+        case_id=case.id,
+        event=event,
+        actor=ctx.actor,
+        now=ctx.now,
+        flow_run_id=ctx.flow_run_id,
+        commit=False,
+        **kw,
+    )
+    ctx.events.append(event)
+
+
+def _issue(session: Session, case: RevisitCase, kind: str, ctx: Ctx, **kw: Any) -> WorkOrder:
+    order = create_work_order(
+        session, case=case, kind=kind, now=ctx.now, actor=ctx.actor, calendar=ctx.calendar, settings=ctx.settings, **kw
+    )
+    queue_message(session, notice(order), kind="work_order", case_id=order.id, now=ctx.now)
+    return order
+
+
+# --- call attempts -----------------------------------------------------------------------------------
+
+
+def record_attempt(
+    session: Session,
+    *,
+    case_id: int,
+    outcome: str,
+    answers: Mapping[str, str] | None,
+    details: Mapping[str, Any] | None,
+    appointment_at: datetime | None,
+    expected_version: int | None,
+    ctx: Ctx,
+) -> RevisitCase:
+    """Record one call attempt and move the case as its outcome says; everything or nothing."""
+    try:
+        case = _load(session, case_id)
+        _check_version(case, expected_version)
+        if case.state not in PHONE_STATES:
+            raise EventNotAllowed("attempt", case.state, allowed_events("revisit", case))
+        _check_attempt_allowed(case, ctx)
+        policy = session.get(Policy, case.policy_id)
+        assert policy is not None
+        if outcome not in OUTCOMES:
+            raise Rejected(f"unknown outcome {outcome!r}; outcomes: {', '.join(OUTCOMES)}")
+        try:
+            verdict = cl.classify(
+                outcome=outcome,
+                answers=answers or {},
+                product_type=policy.product_type,
+                payment_mode=policy.payment_mode,
+                details=details,
+            )
+        except ValueError as exc:
+            raise Rejected(str(exc)) from None
+        today = local_date(ctx.now)
+        counters = _counters(case, today)
+        session.add(
+            CallAttempt(
+                case_id=case.id,
+                at=ctx.now,
+                agent=ctx.actor,
+                outcome=outcome,
+                answers=dict(answers or {}),
+                appointment_at=appointment_at,
+                note=(details or {}).get("note") if isinstance(details, Mapping) else None,
+            )
+        )
+        if outcome == "appointment" or (verdict.not_policyholder and appointment_at is not None):
+            _book_appointment(session, case, appointment_at, counters, ctx)
+        elif verdict.cls is None:
+            _attempt_failed(session, case, outcome, counters, ctx)
+        else:
+            _classified(session, case, policy, verdict, counters, ctx)
+        session.commit()
+        return _load(session, case_id)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _check_attempt_allowed(case: RevisitCase, ctx: Ctx) -> None:
+    """Callable hours, the daily cap and the spacing (SPEC §2.7); an appointment overrides spacing."""
+    s = ctx.settings
+    if not rules.is_callable(ctx.now, s):
+        raise Rejected(
+            f"calls are made only between {s.callable_from:%H:%M} and {s.callable_until:%H:%M} Asia/Shanghai; "
+            f"it is {local(ctx.now):%H:%M}"
+        )
+    today = local_date(ctx.now)
+    if case.attempts_day == today and case.attempts_today >= s.max_attempts_per_day:
+        raise Rejected(f"this case has had its {s.max_attempts_per_day} attempts today; call again tomorrow")
+    if case.appointment_at is not None and ctx.now >= as_utc(case.appointment_at):
+        return
+    if case.next_attempt_at is not None and ctx.now < as_utc(case.next_attempt_at):
+        raise Rejected(f"the next attempt is allowed from {local(case.next_attempt_at).isoformat()}")
+
+
+def _counters(case: RevisitCase, today: Any) -> dict[str, Any]:
+    today_count = case.attempts_today + 1 if case.attempts_day == today else 1
+    return {
+        "attempt_count": case.attempt_count + 1,
+        "attempts_today": today_count,
+        "attempts_day": today,
+    }
+
+
+def _book_appointment(
+    session: Session, case: RevisitCase, appointment_at: datetime | None, counters: dict[str, Any], ctx: Ctx
+) -> None:
+    """预约回访: at the customer's time, inside callable hours, before the cooling-off end."""
+    if appointment_at is None:
+        raise Rejected("an appointment needs 'appointment_at'")
+    when = as_utc(appointment_at)
+    s = ctx.settings
+    if when <= ctx.now:
+        raise Rejected("the appointment time must be in the future")
+    if not rules.is_callable(when, s):
+        raise Rejected(
+            f"the appointment {local(when):%Y-%m-%d %H:%M} is outside callable hours "
+            f"{s.callable_from:%H:%M}–{s.callable_until:%H:%M} Asia/Shanghai"
+        )
+    if case.cooling_off_end is not None and local_date(when) > case.cooling_off_end:
+        raise Rejected(f"the appointment must fall inside the cooling-off period ending {case.cooling_off_end}")
+    changes = {**counters, "appointment_at": when, "next_attempt_at": when, "claimed_by": None}
+    _send(session, case, "book_appointment", ctx, payload={"appointment_at": when}, changes=changes)
+
+
+def _attempt_failed(
+    session: Session, case: RevisitCase, outcome: str, counters: dict[str, Any], ctx: Ctx
+) -> None:
+    """No answer, busy, someone else answered: space the next try; the budget exhausted → verification."""
+    s = ctx.settings
+    if counters["attempt_count"] >= s.attempt_budget:
+        _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=counters)
+        to_verification(session, case, "unreachable", ctx, event="attempt_window_expired")
+        return
+    nxt = rules.next_attempt_at(outcome, ctx.now, counters["attempts_today"], s)
+    changes = {
+        **counters,
+        "next_attempt_at": nxt,
+        "first_attempt_at": case.first_attempt_at or ctx.now,
+        "claimed_by": None,
+    }
+    _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=changes)
+
+
+def _classified(
+    session: Session, case: RevisitCase, policy: Policy, verdict: cl.Classification, counters: dict[str, Any], ctx: Ctx
+) -> None:
+    common = {
+        **counters,
+        "classification": verdict.cls,
+        "sub_types": list(verdict.sub_types),
+        "problem_category": verdict.problem_category,
+        "next_attempt_at": None,
+        "appointment_at": None,
+        "claimed_by": None,
+    }
+    payload: dict[str, Any] = {"classification": verdict.cls, "sub_types": list(verdict.sub_types)}
+    if verdict.address_changed and verdict.new_address:
+        policy.holder_address = verdict.new_address
+        session.add(policy)
+        payload["new_address"] = verdict.new_address
+    if verdict.cls == cl.VERIFICATION:
+        session.flush()
+        to_verification(session, case, verdict.verification_reason or "unreachable", ctx, changes=common)
+        return
+    if verdict.cls == cl.STANDARD:
+        _send(session, case, "classify_standard", ctx, payload=payload, changes=common)
+        _success(session, case, policy, "close", ctx)
+    elif verdict.cls == cl.SUBSTANDARD:
+        _send(session, case, "classify_substandard", ctx, payload=payload, changes=common)
+        _success_marks(session, case, policy, ctx)
+        _issue(session, case, "substandard_remark", ctx)
+    elif verdict.cls == cl.PROBLEM:
+        payload["problem_category"] = verdict.problem_category
+        if verdict.proxy_signature:
+            payload["proxy_signature"] = list(verdict.proxy_signature)
+        _send(session, case, "classify_problem", ctx, payload=payload, changes=common)
+        kind = "resign" if verdict.problem_category == cl.PROXY_SIGNATURE else "problem"
+        _issue(session, case, kind, ctx)
+
+
+def _success(session: Session, case: RevisitCase, policy: Policy, event: str, ctx: Ctx) -> None:
+    """A successful revisit: closed, unless it came before the cooling-off period (补访)."""
+    today = local_date(ctx.now)
+    if case.kind == "new_contract" and rules.needs_supplementary(today, policy.receipt_signed_date):
+        signed = policy.receipt_signed_date
+        wait = timedelta(days=ctx.settings.due_days_after_issue_without_receipt)
+        again = signed + timedelta(days=1) if signed is not None else today + wait
+        _send(
+            session,
+            case,
+            "require_supplementary",
+            ctx,
+            payload={"reason": "the revisit succeeded before the cooling-off period started (补访)"},
+            changes={"supplementary_needed": True, "classification": None, "due_date": again},
+        )
+        return
+    marks = _success_marks(session, case, policy, ctx)
+    _send(session, case, event, ctx, changes={"closed_at": ctx.now, "next_deadline_at": None, **marks})
+
+
+def _success_marks(session: Session, case: RevisitCase, policy: Policy, ctx: Ctx) -> dict[str, Any]:
+    """After the period: surrender as in cooling-off for 7 days after the revisit (SPEC §2.3)."""
+    until = rules.surrender_as_cooling_off_until(local_date(ctx.now), case.cooling_off_end, ctx.settings)
+    marks: dict[str, Any] = {"supplementary_needed": False}
+    if until is not None:
+        marks.update({"surrender_as_cooling_off_until": until, "late": True})
+        case.surrender_as_cooling_off_until = until
+        case.late = True
+    return marks
+
+
+def to_verification(
+    session: Session,
+    case: RevisitCase,
+    reason: str,
+    ctx: Ctx,
+    *,
+    event: str = "classify_verification",
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    """核实件: branch verifies the contact (3 working days) — unless the ladder has no room for it."""
+    step = rules.branch_verification_fits(local_date(ctx.now), case.cooling_off_end, ctx.calendar, ctx.settings)
+    body = {**(changes or {}), "classification": cl.VERIFICATION, "verification_reason": reason}
+    _send(session, case, event, ctx, payload={"reason": reason}, changes=body)
+    if not step.fits:
+        escalate_to_letter(session, case, step.reason or "no time left", ctx)
+        return
+    _issue(session, case, "verification", ctx)
+
+
+def escalate_to_letter(session: Session, case: RevisitCase, reason: str, ctx: Ctx) -> None:
+    """信函 / 上门回访 by the branch, with the 1-working-day failed-revisit order (SPEC §2.8)."""
+    _send(
+        session,
+        case,
+        "escalate_to_letter",
+        ctx,
+        payload={"reason": reason},
+        changes={"next_attempt_at": None, "appointment_at": None, "claimed_by": None},
+    )
+    _issue(session, case, "failed_followup", ctx, note=reason)
+    queue_message(
+        session,
+        Message(
+            channel="letter",
+            template="revisit_letter",
+            recipient=f"policy:{case.policy_no}",
+            context={"case_id": case.id, "policy_no": case.policy_no},
+            dedupe_key=f"revisit:{case.id}:letter",
+        ),
+        kind="revisit",
+        case_id=case.id,
+        now=ctx.now,
+    )
+
+
+# --- other declared events, with what follows them ------------------------------------------------------
+
+
+def send_event(
+    session: Session,
+    *,
+    case_id: int,
+    event: str,
+    payload: Mapping[str, Any],
+    expected_version: int | None,
+    ctx: Ctx,
+) -> RevisitCase:
+    """Any declared revisit event from the API, with its consequences (work orders, complaint link)."""
+    try:
+        case = _load(session, case_id)
+        _check_version(case, expected_version)
+        policy = session.get(Policy, case.policy_id)
+        assert policy is not None
+        body = dict(payload)
+        if event == "follow_up_understood":
+            _success(session, case, policy, "follow_up_understood", ctx)
+        elif event == "follow_up_not_understood":
+            # 二次沟通解释件: a new 3-working-day order
+            _send(session, case, event, ctx, payload=body)
+            _issue(session, case, "problem", ctx, second_communication=True)
+        elif event == "letter_or_onsite_success":
+            _success(session, case, policy, event, ctx)
+        elif event == "close_failed":
+            reasons = body.get("reasons")
+            _send(
+                session, case, event, ctx, payload=body,
+                changes={"failure_reasons": list(reasons) if isinstance(reasons, list) else [], "closed_at": ctx.now,
+                         "next_deadline_at": None},
+            )
+        elif event == "escalate_to_letter":
+            reason = str(body.get("reason") or "").strip()
+            if not reason:
+                raise Rejected("this event needs a 'reason'")
+            escalate_to_letter(session, case, reason, ctx)
+        elif event == "cancel":
+            _send(session, case, event, ctx, payload=body, changes={"closed_at": ctx.now, "next_deadline_at": None})
+        else:
+            _send(session, case, event, ctx, payload=body)
+        session.commit()
+        return _load(session, case_id)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# --- work orders and what their completion means for the revisit ------------------------------------
+
+
+def send_work_order_event(
+    session: Session,
+    *,
+    order_id: int,
+    event: str,
+    payload: Mapping[str, Any],
+    expected_version: int | None,
+    ctx: Ctx,
+) -> WorkOrder:
+    """A work-order event; an accepted order moves its revisit on (SPEC §2.8 'done when')."""
+    try:
+        result = apply_event(
+            session,
+            kind="work_order",
+            case_id=order_id,
+            event=event,
+            actor=ctx.actor,
+            now=ctx.now,
+            expected_version=expected_version,
+            payload=payload,
+            changes=_order_changes(event, payload, ctx),
+            flow_run_id=ctx.flow_run_id,
+            commit=False,
+        )
+        order: WorkOrder = result.case
+        if event == "accept":
+            _order_accepted(session, order, ctx)
+        session.commit()
+        session.refresh(order)
+        return order
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _order_changes(event: str, payload: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+    if event == "submit":
+        return {"result": dict(payload.get("result") or {})}
+    if event == "explain":
+        return {"explanation": str(payload.get("explanation"))}
+    if event in ("accept", "cancel"):
+        return {"closed_at": ctx.now}
+    return {}
+
+
+def _order_accepted(session: Session, order: WorkOrder, ctx: Ctx) -> None:
+    case = _load(session, order.case_id)
+    policy = session.get(Policy, case.policy_id)
+    assert policy is not None
+    result = dict(order.result or {})
+    if order.kind == "verification":
+        new_phone = rules.normalise_phone(result.get("phone"))
+        if new_phone:
+            if not rules.phone_valid(new_phone, ctx.settings):
+                raise Rejected(f"the verified phone {new_phone!r} is not a valid number")
+            policy.holder_phone = new_phone
+            session.add(policy)
+        if case.state == "verification":
+            # correct contact recorded → HQ re-call scheduled (the next callable moment)
+            _send(
+                session, case, "contact_fixed", ctx, payload={"work_order_id": order.id, "phone": new_phone or None},
+                changes={
+                    "next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings),
+                    "recall_count": case.recall_count + 1,
+                    "attempts_today": 0,
+                    "attempt_count": 0,
+                    "first_attempt_at": None,
+                },
+            )
+    elif order.kind in ("problem", "resign"):
+        if case.state in ("problem", "second_communication"):
+            _send(session, case, "explanation_recorded", ctx, payload={"work_order_id": order.id},
+                  changes={"next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings)})
+    elif order.kind == "substandard_remark":
+        if case.state == "substandard":
+            _send(session, case, "remark_recorded", ctx, payload={"work_order_id": order.id, "remark": result},
+                  changes={"closed_at": ctx.now, "next_deadline_at": None})
