@@ -13,6 +13,37 @@ from statemachines.engine import allowed_events
 
 FULL_VIEW_ROLES = ("admin", "supervisor", "manager", "call_agent")
 
+# Revisit events a person sends through ``POST /revisits/{id}/events/{event}``. Every other declared event
+# follows from something else and is refused there: from a call attempt (classify_*, attempt_failed,
+# book_appointment, close, require_supplementary — ``POST /revisits/{id}/attempts``), from an accepted
+# work order (contact_fixed, explanation_recorded, remark_recorded) or from the sweeps (timed events).
+MANUAL_REVISIT_EVENTS: tuple[str, ...] = (
+    "follow_up_understood",
+    "follow_up_not_understood",
+    "confirm_misleading",
+    "letter_or_onsite_success",
+    "close_failed",
+    "escalate_to_letter",
+    "cancel",
+)
+# timed work-order events a person may still send (a supervisor lists an overdue order at once)
+MANUAL_TIMED_WORK_ORDER_EVENTS: tuple[str, ...] = ("quality_list",)
+
+
+def revisit_allowed_events(case: RevisitCase) -> list[str]:
+    """The machine's events from the case's state that a client may send by hand."""
+    return [e for e in allowed_events("revisit", case) if e in MANUAL_REVISIT_EVENTS]
+
+
+def work_order_allowed_events(order: WorkOrder) -> list[str]:
+    """The machine's events from the order's state, less the ones only the sweeps send."""
+    from statemachines.registry import get_kind
+
+    timed = get_kind("work_order").machine.timed_events
+    return [
+        e for e in allowed_events("work_order", order) if e not in timed or e in MANUAL_TIMED_WORK_ORDER_EVENTS
+    ]
+
 
 def iso(value: Any) -> str | None:
     if value is None:
@@ -41,7 +72,7 @@ def work_order_view(order: WorkOrder) -> dict[str, Any]:
         "result": order.result,
         "explanation": order.explanation,
         "version": order.version,
-        "allowed_events": allowed_events("work_order", order),
+        "allowed_events": work_order_allowed_events(order),
     }
 
 
@@ -83,7 +114,7 @@ def revisit_view(session: Session, case: RevisitCase, *, detail: bool = True) ->
         "priority": case.priority,
         "attempt_count": case.attempt_count,
         "version": case.version,
-        "allowed_events": allowed_events("revisit", case),
+        "allowed_events": revisit_allowed_events(case),
     }
     if detail:
         attempts = session.execute(

@@ -145,7 +145,7 @@ def raw_statements(dialect: str) -> tuple[object, object]:
     audit = text(
         "INSERT INTO audit_entry (case_kind, case_id, version, event, source, target, actor, at, payload, flow_run_id) "
         f"SELECT 'work_order', id, version, 'mark_overdue', 'open', 'overdue', 'bench', :now, {payload}, NULL "
-        "FROM work_order WHERE id IN :ids AND state='overdue'"
+        "FROM work_order WHERE id IN :ids"
     ).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UTCDateTime()))
     return update, audit
 

@@ -100,3 +100,8 @@ def check(url: str | None = None) -> list[Any]:
 
 
 __all__ = ["upgrade", "current", "check", "alembic_config", "context_options", "render_item", "MIGRATIONS_DIR"]
+
+
+def stamp(url: str | None = None, revision: str = "head") -> None:
+    """Mark a database whose schema was made from the models (tests' ``create_all``) as at ``revision``."""
+    command.stamp(alembic_config(url), revision)

@@ -18,6 +18,8 @@ from domain.revisits import Ctx, escalate_to_letter, to_verification
 from models import Agent, AuditEntry, Policy, RevisitCase
 
 CHUNK = 1000
+# the product's cooling-off days are below the rule's floor: the case runs on the floor (SPEC §2.3)
+COOLING_OFF_FLOORED = "cooling_off_days_below_minimum"
 
 
 @dataclass
@@ -27,6 +29,7 @@ class IntakeResult:
     special: int = 0
     opened: int = 0
     cooling_off_filled: int = 0
+    due_date_moved: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,7 @@ class IntakeResult:
             "special": self.special,
             "opened": self.opened,
             "cooling_off_filled": self.cooling_off_filled,
+            "due_date_moved": self.due_date_moved,
         }
 
 
@@ -96,7 +100,9 @@ def intake_new_contracts(session: Session, *, ctx: Ctx) -> IntakeResult:
                 holders_on_phone=per_phone.get(policy.holder_phone or "", 1),
                 settings=settings,
             )
-            period = rules.cooling_off(policy, settings, calendar)
+            period = rules.cooling_off(policy, settings, calendar, at_least_floor=True)
+            if rules.cooling_off_days_below_floor(policy, settings, period.rule_version):
+                flags.append(COOLING_OFF_FLOORED)
             rows.append(
                 {
                     "kind": "new_contract",
@@ -123,6 +129,8 @@ def intake_new_contracts(session: Session, *, ctx: Ctx) -> IntakeResult:
             )
             if reason or policy.special_revisit:
                 follow_ups[policy.id or 0] = (flags, reason)
+            elif COOLING_OFF_FLOORED in flags:
+                flagged_total[COOLING_OFF_FLOORED] += 1
         created = session.execute(
             insert(RevisitCase).returning(RevisitCase.id, RevisitCase.policy_id, sort_by_parameter_order=True), rows
         ).all()
@@ -152,16 +160,20 @@ def intake_new_contracts(session: Session, *, ctx: Ctx) -> IntakeResult:
             flags, reason = follow_ups[policy_id]
             case = session.get(RevisitCase, case_id)
             assert case is not None
-            if "special_revisit" in flags and reason in (None, "wrong_number"):
+            if "special_revisit" in flags:
+                # SPEC §2.7: a special revisit skips straight to letter/on-site, whatever its phone
+                # (a shared or agent's number is no reason to verify a phone nobody will call)
                 escalate_to_letter(session, case, "special revisit (特殊回访件) flagged at intake", ctx)
                 result.special += 1
             else:
                 to_verification(session, case, reason or "wrong_number", ctx)
-                for flag in flags:
+            for flag in flags:
+                if flag != "special_revisit":
                     flagged_total[flag] += 1
         session.commit()
     result.flagged = dict(flagged_total)
     result.cooling_off_filled = fill_cooling_off(session, ctx=ctx)
+    result.due_date_moved = move_due_dates(session, ctx=ctx)
     return result
 
 
@@ -179,11 +191,44 @@ def fill_cooling_off(session: Session, *, ctx: Ctx) -> int:
     )
     filled = 0
     for case, policy in session.execute(stmt).all():
-        period = rules.cooling_off(policy, ctx.settings, ctx.calendar, case.cooling_off_rule_version)
+        period = rules.cooling_off(
+            policy, ctx.settings, ctx.calendar, case.cooling_off_rule_version, at_least_floor=True
+        )
         case.cooling_off_start, case.cooling_off_end = period.start, period.end
+        if rules.cooling_off_days_below_floor(policy, ctx.settings, period.rule_version) and (
+            COOLING_OFF_FLOORED not in case.flags
+        ):
+            case.flags = [*case.flags, COOLING_OFF_FLOORED]
         session.add(case)
         filled += 1
     session.commit()
     return filled
 
 
+def move_due_dates(session: Session, *, ctx: Ctx) -> int:
+    """Cases still waiting whose receipt has been entered since intake fall due the day after (SPEC §2.2).
+
+    Intake dates a policy without an entered receipt at issue + 15 days; once the receipt is entered
+    the revisit is due the day after, which is usually much earlier — and the cooling-off clock runs.
+    Only ever moved earlier, and never for a supplementary revisit (补访), which has its own date.
+    """
+    stmt = (
+        select(RevisitCase, Policy)
+        .join(Policy, Policy.id == RevisitCase.policy_id)
+        .where(
+            RevisitCase.kind == "new_contract",
+            RevisitCase.state == "scheduled",
+            RevisitCase.supplementary_needed.is_(False),
+            Policy.receipt_entered_date.is_not(None),
+            Policy.channel != "bancassurance",
+        )
+    )
+    moved = 0
+    for case, policy in session.execute(stmt).all():
+        due = rules.due_date(policy, ctx.settings)
+        if due < case.due_date:
+            case.due_date = due
+            session.add(case)
+            moved += 1
+    session.commit()
+    return moved

@@ -52,7 +52,8 @@ class ImportResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected}
+        counts = {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        return {**counts, "rejected": self.rejected}
 
 
 # --- mapping between the §4.1 shape and the flat table ----------------------------------------------
@@ -188,7 +189,8 @@ def _upsert_branches(session: Session, codes: Iterable[str]) -> None:
     wanted = sorted(set(codes))
     known: set[str] = set()
     for chunk in _chunks(wanted):
-        known.update(session.execute(select(Branch.code).where(Branch.code.in_(chunk))).scalars())  # type: ignore[attr-defined]
+        stmt = select(Branch.code).where(Branch.code.in_(chunk))  # type: ignore[attr-defined]
+        known.update(session.execute(stmt).scalars())
     new = [{"code": c, "name": None} for c in wanted if c not in known]
     for chunk in _chunks(new):
         session.execute(insert(Branch), chunk)
@@ -212,8 +214,8 @@ def _upsert_agents(session: Session, valid: list[PolicyIn]) -> None:
     existing: dict[str, dict[str, Any]] = {}
     cols = [Agent.code, *(getattr(Agent, f) for f in AGENT_FIELDS)]
     for chunk in _chunks(codes):
-        for row in session.execute(select(*cols).where(Agent.code.in_(chunk))).mappings():  # type: ignore[attr-defined]
-            existing[row["code"]] = dict(row)
+        stmt = select(*cols).where(Agent.code.in_(chunk))  # type: ignore[attr-defined]
+        existing.update((row["code"], dict(row)) for row in session.execute(stmt).mappings())
     new = [v for c, v in latest.items() if c not in existing]
     changed = [v for c, v in latest.items() if c in existing and any(existing[c][f] != v[f] for f in AGENT_FIELDS)]
     for chunk in _chunks(new):
@@ -227,8 +229,8 @@ def _load_policies(session: Session, numbers: list[str]) -> dict[str, dict[str, 
     cols = [Policy.id, Policy.version, *(getattr(Policy, c) for c in IMPORTED_COLUMNS)]
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(numbers):
-        for row in session.execute(select(*cols).where(Policy.policy_no.in_(chunk))).mappings():  # type: ignore[attr-defined]
-            found[row["policy_no"]] = dict(row)
+        stmt = select(*cols).where(Policy.policy_no.in_(chunk))  # type: ignore[attr-defined]
+        found.update((row["policy_no"], dict(row)) for row in session.execute(stmt).mappings())
     return found
 
 

@@ -9,35 +9,45 @@ intake finding that routes the case to verification (SPEC §2.9).
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 Text = Annotated[str, Field(min_length=1)]
 Code = Annotated[str, Field(min_length=1, max_length=32)]  # agent/branch codes: the column width
 OptionalText = str | None
 
-PRODUCT_TYPES = ("traditional", "participating", "universal", "investment_linked")
-LINES = ("life", "health", "accident")
-CHANNELS = ("agency", "bancassurance", "telesales", "online")
-PAYMENT_MODES = ("single", "annual", "semiannual", "quarterly", "monthly")
-
 
 class _In(BaseModel):
     # strings must be strings (no int → str coercion); surrounding blanks are noise from files
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _blank_is_absent(cls, value: Any, info: ValidationInfo) -> Any:
-        """An empty optional string (a blank CSV cell, a cleared form field) means "not given"."""
-        field = cls.model_fields[info.field_name or ""]
-        # a blank *required* string stays blank so that its error says "too short", not "not a string"
-        if isinstance(value, str) and not value.strip() and not field.is_required():
-            return field.get_default(call_default_factory=True)
+    def _blank_is_absent(cls, data: Any) -> Any:
+        """An empty optional value (a blank CSV cell, a cleared form field) means "not given"."""
+        if not isinstance(data, dict):
+            return data
+        optional = _optional_fields(cls)
+        # a blank *required* string stays, so that its error says "too short", not "missing"
+        blank = [k for k, v in data.items() if k in optional and isinstance(v, str) and not v.strip()]
+        return {k: v for k, v in data.items() if k not in blank} if blank else data
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """Refuse NUL characters: PostgreSQL cannot store them, so they would fail the whole batch."""
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_character", "must not contain NUL characters")
         return value
+
+
+@cache
+def _optional_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, f in model.model_fields.items() if not f.is_required())
 
 
 class PersonIn(_In):
@@ -70,11 +80,11 @@ class PolicyIn(_In):
     product_code: Annotated[str, Field(min_length=1, max_length=40)]
     product_type: Literal["traditional", "participating", "universal", "investment_linked"]
     line: Literal["life", "health", "accident"]
-    term_years: Annotated[int, Field(ge=1)]
+    term_years: Annotated[int, Field(ge=1, le=150)]  # the upper bound only keeps it a database integer
     channel: Literal["agency", "bancassurance", "telesales", "online"]
     premium: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]  # Numeric(14, 2)
     payment_mode: Literal["single", "annual", "semiannual", "quarterly", "monthly"]
-    payment_years: Annotated[int, Field(ge=1)] | None = None
+    payment_years: Annotated[int, Field(ge=1, le=150)] | None = None
     # only a sanity range here; the regulatory floor (≥ 10) depends on the rule version, so intake applies it
     cooling_off_days: Annotated[int, Field(ge=1, le=60)] | None = None
     issue_date: date

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.calendar import WorkdayCalendar
 from core.clock import at_local, local
-from core.settings import Settings
+from core.settings import CoolingOffRule, Settings
 
 # call-related outcomes (SPEC §4) and the spacing they impose (SPEC §2.7)
 RETRY_OUTCOMES = ("no_answer", "busy", "not_policyholder")
@@ -44,14 +44,40 @@ class CoolingOff:
     rule_version: str
 
 
-def cooling_off(policy: Any, settings: Settings, calendar: WorkdayCalendar, rule_version: str | None = None) -> CoolingOff:
-    """犹豫期 (SPEC §2.3) under the rule in force when the case is created, or the version it keeps."""
+def cooling_off_rule(policy: Any, settings: Settings, rule_version: str | None = None) -> CoolingOffRule:
+    """The version a case keeps; a new case takes the one in force on the receipt-signed date, else the issue date."""
+    if rule_version:
+        return settings.cooling_off_rule(rule_version)
+    return settings.cooling_off_rule_for(policy.receipt_signed_date or policy.issue_date)
+
+
+def cooling_off_days_below_floor(policy: Any, settings: Settings, rule_version: str | None = None) -> bool:
+    """The product names fewer cooling-off days than the rule's floor (never below 10, SPEC §2.3)."""
+    days = policy.cooling_off_days
+    return days is not None and days < cooling_off_rule(policy, settings, rule_version).min_days
+
+
+def cooling_off(
+    policy: Any,
+    settings: Settings,
+    calendar: WorkdayCalendar,
+    rule_version: str | None = None,
+    *,
+    at_least_floor: bool = False,
+) -> CoolingOff:
+    """犹豫期 (SPEC §2.3) under the rule chosen by ``cooling_off_rule``.
+
+    A product's N below the rule's floor is refused (ValueError), unless ``at_least_floor``: intake
+    must not stop on one bad product, so it runs that case on the floor instead (and flags it).
+    """
+    rule = cooling_off_rule(policy, settings, rule_version)
     signed = policy.receipt_signed_date
-    anchor = signed or policy.issue_date
-    rule = settings.cooling_off_rule(rule_version) if rule_version else settings.cooling_off_rule_for(anchor)
     if signed is None:
         return CoolingOff(None, None, rule.version)
-    end = calendar.cooling_off_end(signed, policy.cooling_off_days, rule)
+    days = policy.cooling_off_days
+    if at_least_floor and days is not None:
+        days = max(days, rule.min_days)
+    end = calendar.cooling_off_end(signed, days, rule)
     return CoolingOff(signed, end, rule.version)
 
 

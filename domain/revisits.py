@@ -33,6 +33,9 @@ from statemachines.engine import (
 
 OUTCOMES = cl.OUTCOMES
 PHONE_STATES = rules.PHONE_STATES
+# SPEC §2.7 ladder: HQ phone → branch verifies → HQ phone *again* (one re-call rung) → letter / on-site.
+# A settings field ``ladder_phone_recalls`` overrides it once core/settings.py has one.
+PHONE_RECALL_RUNGS = 1
 
 
 @dataclass
@@ -206,6 +209,9 @@ def _attempt_failed(
         "first_attempt_at": case.first_attempt_at or ctx.now,
         "claimed_by": None,
     }
+    if case.appointment_at is not None and ctx.now >= as_utc(case.appointment_at):
+        # the appointment was kept (and missed): it must not waive the spacing of every later attempt
+        changes["appointment_at"] = None
     _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=changes)
 
 
@@ -286,10 +292,18 @@ def to_verification(
     event: str = "classify_verification",
     changes: Mapping[str, Any] | None = None,
 ) -> None:
-    """核实件: branch verifies the contact (3 working days) — unless the ladder has no room for it."""
+    """核实件: branch verifies the contact (3 working days) — unless the ladder has no room for it, or the
+    branch has verified it before and HQ's re-call failed too (SPEC §2.7: then letter / on-site)."""
     step = rules.branch_verification_fits(local_date(ctx.now), case.cooling_off_end, ctx.calendar, ctx.settings)
+    recalls = getattr(ctx.settings, "ladder_phone_recalls", PHONE_RECALL_RUNGS)
     body = {**(changes or {}), "classification": cl.VERIFICATION, "verification_reason": reason}
     _send(session, case, event, ctx, payload={"reason": reason}, changes=body)
+    if case.recall_count >= recalls:
+        escalate_to_letter(
+            session, case,
+            f"HQ phone rungs exhausted: the branch verified the contact and the re-call failed too ({reason})", ctx,
+        )
+        return
     if not step.fits:
         escalate_to_letter(session, case, step.reason or "no time left", ctx)
         return

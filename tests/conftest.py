@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel
 
 import models  # noqa: F401  (registers every table)
 from core import db as core_db
+from core.migrate import stamp
 from core.settings import reset_settings
 
 PG_ADMIN_URL = os.environ.get("CASEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -37,6 +38,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     _point_at(f"sqlite:///{tmp_path / 'caseflow.db'}", tmp_path)
     eng = core_db.get_engine()
     SQLModel.metadata.create_all(eng)
+    stamp()  # the schema is the models' own: `caseflow db upgrade` finds nothing to do
     yield eng
     core_db.reset_engine()
 
@@ -71,6 +73,7 @@ def pg_url() -> Iterator[str]:
     eng = core_db.make_engine(url)
     SQLModel.metadata.create_all(eng)
     eng.dispose()
+    stamp(url)
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -82,7 +85,7 @@ def pg_engine(pg_url: str, tmp_path: Path) -> Iterator[Engine]:
     """The PostgreSQL test database, emptied before each test, used as the project's database."""
     _point_at(pg_url, tmp_path)
     eng = core_db.get_engine()
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)  # alembic_version stays
     with eng.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield eng

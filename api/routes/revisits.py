@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from api.context import request_ctx
+from core.calendar import get_calendar
 from api.deps import SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
-from api.views import can_see_branch, revisit_view
+from api.views import MANUAL_REVISIT_EVENTS, can_see_branch, revisit_allowed_events, revisit_view
 from domain import revisits as service
 from domain.classification import OUTCOMES
-from models import RevisitCase, WorkOrder
+from sqlmodel import Session
+
+from models import RevisitCase, User, WorkOrder
 
 router = APIRouter(tags=["revisits"])
 
@@ -50,6 +53,24 @@ class EventIn(BaseModel):
     expected_version: int
 
 
+def domain_ctx(session: Session, user: User) -> service.Ctx:
+    """The request's domain context, with the working-day calendar loaded through the request's own session.
+
+    On SQLite every transaction takes the write lock at BEGIN, and this session already holds one (it read
+    the user); loading a cold calendar cache through a second connection would wait on it until the busy
+    timeout and fail the request.
+    """
+    get_calendar(session)
+    return request_ctx(session, user)
+
+
+def _fresh(session: Session, case_id: int) -> RevisitCase:
+    case = session.get(RevisitCase, case_id, populate_existing=True)
+    if case is None:
+        raise Problem(404, "Not found", f"revisit {case_id} does not exist")
+    return case
+
+
 def _case(session: SessionDep, user: UserDep, case_id: int) -> RevisitCase:
     case = session.get(RevisitCase, case_id)
     if case is None:
@@ -77,6 +98,8 @@ def list_revisits(
 ) -> dict[str, Any]:
     """Filter by state, class, branch, channel, overdue, due before; paginated."""
     stmt = select(RevisitCase)
+    if user.role == "call_agent":
+        stmt = stmt.where(RevisitCase.state != "scheduled")  # a call agent never sees a case before it is due
     if user.role == "branch_staff":
         if branch and branch != user.branch_code:
             raise Problem(403, "Forbidden", "branch staff see only their own branch")
@@ -126,7 +149,17 @@ def record_attempt(
     _case(session, user, case_id)
 
     def run() -> dict[str, Any]:
-        ctx = request_ctx(session, user)
+        # checked here, not before: a replayed Idempotency-Key answers what the first call answered
+        case = _fresh(session, case_id)
+        if case.state not in service.PHONE_STATES:
+            allowed = revisit_allowed_events(case)
+            raise Problem(
+                409, "Event not allowed",
+                f"no call attempt can be recorded in state {case.state!r}; allowed events: "
+                f"{', '.join(allowed) or 'none'}",
+                "event-not-allowed", state=case.state, allowed_events=allowed,
+            )
+        ctx = domain_ctx(session, user)
         case = service.record_attempt(
             session,
             case_id=case_id,
@@ -165,15 +198,32 @@ def send_event(
                       events=sorted(get_kind("revisit").table))
     if event in machine.timed_events:
         raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the sweeps send it", "event-not-allowed",
-                      state=case.state, allowed_events=[])
+                      state=case.state, allowed_events=revisit_allowed_events(case))
+    if event not in MANUAL_REVISIT_EVENTS:
+        allowed = revisit_allowed_events(case)
+        raise Problem(
+            409, "Event not allowed",
+            f"{event!r} is not sent by hand: it follows from a call attempt (POST /revisits/{case_id}/attempts) "
+            f"or from an accepted work order; allowed events: {', '.join(allowed) or 'none'}",
+            "event-not-allowed", state=case.state, allowed_events=allowed,
+        )
     roles = EVENT_ROLES.get(event, CALLERS + ("branch_staff",))
     require_role(user, *roles)
     payload = body.model_dump(exclude={"expected_version"})
 
     def run() -> dict[str, Any]:
+        # checked here, not before: a replayed Idempotency-Key answers what the first call answered
+        current = _fresh(session, case_id)
+        allowed = revisit_allowed_events(current)
+        if event not in allowed:
+            raise Problem(
+                409, "Event not allowed",
+                f"{event!r} is not allowed in state {current.state!r}; allowed events: {', '.join(allowed) or 'none'}",
+                "event-not-allowed", state=current.state, allowed_events=allowed,
+            )
         updated = service.send_event(
             session, case_id=case_id, event=event, payload=payload, expected_version=body.expected_version,
-            ctx=request_ctx(session, user),
+            ctx=domain_ctx(session, user),
         )
         return revisit_view(session, updated)
 

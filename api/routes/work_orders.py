@@ -8,12 +8,11 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api.context import request_ctx
 from api.deps import SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
-from api.routes.revisits import EventIn
-from api.views import can_see_branch, work_order_view
+from api.routes.revisits import EventIn, domain_ctx
+from api.views import MANUAL_TIMED_WORK_ORDER_EVENTS, can_see_branch, work_order_view
 from domain import revisits as service
 from models import WorkOrder
 from statemachines.registry import get_kind
@@ -89,7 +88,7 @@ def send_event(
     if event not in kind.table:
         raise Problem(404, "Unknown event", f"work order has no event {event!r}", "unknown-event",
                       events=sorted(kind.table))
-    if event in kind.machine.timed_events and event != "quality_list":
+    if event in kind.machine.timed_events and event not in MANUAL_TIMED_WORK_ORDER_EVENTS:
         raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the sweeps send it", "event-not-allowed")
     require_role(user, *EVENT_ROLES.get(event, BRANCH))
     payload = body.model_dump(exclude={"expected_version"})
@@ -97,7 +96,7 @@ def send_event(
     def run() -> dict[str, Any]:
         order = service.send_work_order_event(
             session, order_id=order_id, event=event, payload=payload, expected_version=body.expected_version,
-            ctx=request_ctx(session, user),
+            ctx=domain_ctx(session, user),
         )
         return work_order_view(order)
 
