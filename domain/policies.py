@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
+from domain.revisit_rules import normalise_phone
 from domain.policy_schemas import PolicyIn
 from models import Agent, AuditEntry, Branch, Policy
 
@@ -84,6 +85,10 @@ def policy_columns(p: PolicyIn) -> dict[str, Any]:
     for f in PERSON_FIELDS:
         cols[f"holder_{f}"] = getattr(p.policyholder, f)
         cols[f"insured_{f}"] = getattr(p.insured, f) if p.insured is not None else None
+    # one spelling per number, so that the shared-number check (SPEC §2.9) compares like with like
+    for key in ("holder_phone", "insured_phone"):
+        if cols[key]:
+            cols[key] = normalise_phone(cols[key]) or None
     return cols
 
 
