@@ -13,4 +13,6 @@ from models import User
 
 
 def request_ctx(session: Session, user: User) -> Ctx:
-    return Ctx(now=clock.now(), actor=actor(user), settings=get_settings(), calendar=get_calendar())
+    """The calendar is loaded through the request's own session: on SQLite that session already holds
+    the write lock (BEGIN IMMEDIATE), and a second connection would wait on it until the busy timeout."""
+    return Ctx(now=clock.now(), actor=actor(user), settings=get_settings(), calendar=get_calendar(session))

@@ -13,7 +13,7 @@ state ``open`` and ``mark_overdue`` (a timed event) is applied to all of them th
 Fairness: the same rows and batches for (a) and (b); before every measured phase the rows are reset
 to ``open``/version 1, the audit table emptied and the database vacuumed (PostgreSQL) or its WAL
 checkpointed (SQLite); statement caches are warmed on a throw-away slice first; raw and bulk
-alternate (ABBA…) over ``--repeat`` rounds and the best round of each is reported.
+alternate (AB BA AB…) over ``--repeat`` rounds and the best round of each is reported.
 
     .venv/bin/python bench/engine.py [--sizes 10000,100000] [--backends sqlite,postgresql]
     .venv/bin/python bench/engine.py --sizes 100000 --backends postgresql --profile   # cProfile of (b)
@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import io
 import pstats
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -162,11 +163,22 @@ def run_raw(engine: Engine, ids: Sequence[int], batch: int) -> int:
     return moved
 
 
+BULK_FN: Callable[..., Sequence[object]] = apply_bulk  # --bulk-fn swaps in a candidate implementation
+
+
+def load_function(dotted: str) -> Callable[..., Sequence[object]]:
+    """``package.module:function`` → the function (to bench a candidate ``apply_bulk`` against raw)."""
+    module_name, _, name = dotted.partition(":")
+    if not name:
+        raise argparse.ArgumentTypeError(f"give module:function, not {dotted!r}")
+    return getattr(importlib.import_module(module_name), name)
+
+
 def run_bulk(engine: Engine, ids: Sequence[int], batch: int) -> int:
     moved = 0
     with Session(engine, expire_on_commit=False) as session:
         for part in chunks(ids, batch):
-            done = apply_bulk(session, kind=KIND, event=EVENT, case_ids=part, actor=ACTOR, now=NOW)
+            done = BULK_FN(session, kind=KIND, event=EVENT, case_ids=part, actor=ACTOR, now=NOW)
             session.commit()
             moved += len(done)
     return moved
@@ -278,9 +290,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_args(parser, default_sizes="10000,100000")
     parser.add_argument("--batch", type=int, default=1000, help="ids per statement / per commit (default 1000)")
     parser.add_argument("--sample", type=int, default=2000, help="cases for the per-row path (default 2000)")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds of raw+bulk, best kept (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of raw+bulk, best kept (default 3)")
+    parser.add_argument(
+        "--bulk-fn",
+        type=load_function,
+        default=None,
+        help="module:function with apply_bulk's signature to bench instead (default statemachines.engine:apply_bulk)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile raw and bulk instead of the table")
     args = parser.parse_args(argv)
+    global BULK_FN
+    if args.bulk_fn is not None:
+        BULK_FN = args.bulk_fn
+        print(f"bulk path: {BULK_FN.__module__}.{BULK_FN.__qualname__} (candidate, not the project's apply_bulk)")
 
     info = machine_info(args.pg_url if "postgresql" in args.backends else None)
     print_machine(info)

@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     # ladder planned backwards from the cooling-off end (SPEC §2.7 names the rungs, not their lengths;
     # these are the service centre's planning figures, in working days before the cooling-off end)
     ladder_letter_onsite_workdays: int = 3  # a letter/on-site visit needs 3 working days before the end
-    ladder_recall_workdays: int = 1  # HQ's re-call after the branch fixed the contact needs 1 working day
+    ladder_recall_workdays: int = 1
+    ladder_phone_recalls: int = 1  # SPEC §2.7: one HQ re-call rung after the branch fixed the contact  # HQ's re-call after the branch fixed the contact needs 1 working day
     queue_claim_minutes: int = 15  # a case handed out by GET /queue/next is held for its agent this long
 
     # --- §2.8 work orders (工单) -----------------------------------------------------------------

@@ -15,6 +15,10 @@ from domain.work_orders import FIRST_GROUP, OPEN_STATES
 from models import RevisitCase, WorkOrder
 
 
+# what HQ calls: the phone rungs, and the follow-up call after the branch's explanation of a problem case
+CALL_QUEUE_STATES = (*rules.PHONE_STATES, "follow_up_call")
+
+
 def next_call(session: Session, *, agent: str, ctx: Ctx) -> RevisitCase | None:
     """Due calls and appointments, cooling-off nearest first; held for the agent while they call."""
     if not rules.is_callable(ctx.now, ctx.settings):
@@ -26,7 +30,7 @@ def next_call(session: Session, *, agent: str, ctx: Ctx) -> RevisitCase | None:
         stmt = (
             select(RevisitCase.id)
             .where(
-                RevisitCase.state.in_(rules.PHONE_STATES),
+                RevisitCase.state.in_(CALL_QUEUE_STATES),
                 RevisitCase.due_date <= today,
                 or_(RevisitCase.next_attempt_at.is_(None), RevisitCase.next_attempt_at <= ctx.now),
                 or_(

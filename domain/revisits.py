@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from core.calendar import WorkdayCalendar
@@ -18,6 +19,7 @@ from core.clock import as_utc, local, local_date
 from core.settings import Settings
 from domain import classification as cl
 from domain import revisit_rules as rules
+from domain.work_orders import OPEN_STATES as OPEN_ORDER_STATES
 from domain.work_orders import create_work_order, notice
 from models import CallAttempt, Policy, RevisitCase, WorkOrder
 from statemachines.engine import (
@@ -33,9 +35,7 @@ from statemachines.engine import (
 
 OUTCOMES = cl.OUTCOMES
 PHONE_STATES = rules.PHONE_STATES
-# SPEC §2.7 ladder: HQ phone → branch verifies → HQ phone *again* (one re-call rung) → letter / on-site.
-# A settings field ``ladder_phone_recalls`` overrides it once core/settings.py has one.
-PHONE_RECALL_RUNGS = 1
+# SPEC §2.7 ladder: HQ phone → branch verifies → HQ phone again (settings.ladder_phone_recalls) → letter / on-site.
 
 
 @dataclass
@@ -240,9 +240,14 @@ def _classified(
         _send(session, case, "classify_standard", ctx, payload=payload, changes=common)
         _success(session, case, policy, "close", ctx)
     elif verdict.cls == cl.SUBSTANDARD:
-        _send(session, case, "classify_substandard", ctx, payload=payload, changes=common)
-        _success_marks(session, case, policy, ctx)
+        # a success too: late marks ride the classifying transition (audited with it), and one before the
+        # cooling-off period started needs its supplementary revisit (补访) — the remark is due either way
+        supplementary = _needs_supplementary(case, policy, ctx)
+        marks = {} if supplementary else _success_marks(case, ctx)
+        _send(session, case, "classify_substandard", ctx, payload=payload, changes={**common, **marks})
         _issue(session, case, "substandard_remark", ctx)
+        if supplementary:
+            _require_supplementary(session, case, policy, ctx)
     elif verdict.cls == cl.PROBLEM:
         payload["problem_category"] = verdict.problem_category
         if verdict.proxy_signature:
@@ -254,32 +259,41 @@ def _classified(
 
 def _success(session: Session, case: RevisitCase, policy: Policy, event: str, ctx: Ctx) -> None:
     """A successful revisit: closed, unless it came before the cooling-off period (补访)."""
-    today = local_date(ctx.now)
-    if case.kind == "new_contract" and rules.needs_supplementary(today, policy.receipt_signed_date):
-        signed = policy.receipt_signed_date
-        wait = timedelta(days=ctx.settings.due_days_after_issue_without_receipt)
-        again = signed + timedelta(days=1) if signed is not None else today + wait
-        _send(
-            session,
-            case,
-            "require_supplementary",
-            ctx,
-            payload={"reason": "the revisit succeeded before the cooling-off period started (补访)"},
-            changes={"supplementary_needed": True, "classification": None, "due_date": again},
-        )
+    if _needs_supplementary(case, policy, ctx):
+        _require_supplementary(session, case, policy, ctx)
         return
-    marks = _success_marks(session, case, policy, ctx)
+    marks = _success_marks(case, ctx)
     _send(session, case, event, ctx, changes={"closed_at": ctx.now, "next_deadline_at": None, **marks})
 
 
-def _success_marks(session: Session, case: RevisitCase, policy: Policy, ctx: Ctx) -> dict[str, Any]:
-    """After the period: surrender as in cooling-off for 7 days after the revisit (SPEC §2.3)."""
+def _needs_supplementary(case: RevisitCase, policy: Policy, ctx: Ctx) -> bool:
+    return case.kind == "new_contract" and rules.needs_supplementary(local_date(ctx.now), policy.receipt_signed_date)
+
+
+def _require_supplementary(session: Session, case: RevisitCase, policy: Policy, ctx: Ctx) -> None:
+    """补访: back to ``scheduled``, due again the day the cooling-off period starts."""
+    signed = policy.receipt_signed_date
+    wait = timedelta(days=ctx.settings.due_days_after_issue_without_receipt)
+    again = signed + timedelta(days=1) if signed is not None else local_date(ctx.now) + wait
+    _send(
+        session,
+        case,
+        "require_supplementary",
+        ctx,
+        payload={"reason": "the revisit succeeded before the cooling-off period started (补访)"},
+        changes={
+            "supplementary_needed": True, "classification": None, "due_date": again,
+            "next_attempt_at": None, "appointment_at": None, "claimed_by": None,
+        },
+    )
+
+
+def _success_marks(case: RevisitCase, ctx: Ctx) -> dict[str, Any]:
+    """The columns a success sets; after the period: surrender as in cooling-off for 7 days (SPEC §2.3)."""
     until = rules.surrender_as_cooling_off_until(local_date(ctx.now), case.cooling_off_end, ctx.settings)
     marks: dict[str, Any] = {"supplementary_needed": False}
     if until is not None:
         marks.update({"surrender_as_cooling_off_until": until, "late": True})
-        case.surrender_as_cooling_off_until = until
-        case.late = True
     return marks
 
 
@@ -295,7 +309,7 @@ def to_verification(
     """核实件: branch verifies the contact (3 working days) — unless the ladder has no room for it, or the
     branch has verified it before and HQ's re-call failed too (SPEC §2.7: then letter / on-site)."""
     step = rules.branch_verification_fits(local_date(ctx.now), case.cooling_off_end, ctx.calendar, ctx.settings)
-    recalls = getattr(ctx.settings, "ladder_phone_recalls", PHONE_RECALL_RUNGS)
+    recalls = ctx.settings.ladder_phone_recalls
     body = {**(changes or {}), "classification": cl.VERIFICATION, "verification_reason": reason}
     _send(session, case, event, ctx, payload={"reason": reason}, changes=body)
     if case.recall_count >= recalls:
@@ -377,6 +391,7 @@ def send_event(
             escalate_to_letter(session, case, reason, ctx)
         elif event == "cancel":
             _send(session, case, event, ctx, payload=body, changes={"closed_at": ctx.now, "next_deadline_at": None})
+            _cancel_open_orders(session, case, f"the revisit was cancelled: {body.get('reason')}", ctx)
         else:
             _send(session, case, event, ctx, payload=body)
         session.commit()
@@ -384,6 +399,18 @@ def send_event(
     except BaseException:
         session.rollback()
         raise
+
+
+def _cancel_open_orders(session: Session, case: RevisitCase, reason: str, ctx: Ctx) -> None:
+    """A cancelled revisit leaves the branch nothing to do: its open orders must not go overdue."""
+    open_ids = session.execute(
+        select(WorkOrder.id).where(WorkOrder.case_id == case.id, WorkOrder.state.in_(OPEN_ORDER_STATES))
+    ).scalars().all()
+    for order_id in open_ids:
+        apply_event(
+            session, kind="work_order", case_id=order_id, event="cancel", actor=ctx.actor, now=ctx.now,
+            payload={"reason": reason}, changes={"closed_at": ctx.now}, flow_run_id=ctx.flow_run_id, commit=False,
+        )
 
 
 # --- work orders and what their completion means for the revisit ------------------------------------
@@ -453,7 +480,8 @@ def _order_accepted(session: Session, order: WorkOrder, ctx: Ctx) -> None:
                 changes={
                     "next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings),
                     "recall_count": case.recall_count + 1,
-                    "attempts_today": 0,
+                    # a new phone rung: the attempt budget starts again, but not the day's cap (3 a day per
+                    # case, SPEC §2.7) — attempts_today / attempts_day carry on
                     "attempt_count": 0,
                     "first_attempt_at": None,
                 },

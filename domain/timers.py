@@ -29,6 +29,7 @@ def open_due_cases(session: Session, *, ctx: Ctx) -> int:
             ctx.settings.sweep_batch_size,
         )
         if not ids:
+            session.commit()  # end the read: on SQLite an open transaction holds the database's write lock
             return total
         done = apply_bulk(
             session, kind="revisit", event="open_calls", case_ids=ids, actor=ctx.actor, now=ctx.now,
@@ -59,6 +60,7 @@ def release_due_callbacks(session: Session, *, ctx: Ctx) -> dict[str, int]:
             )
             session.commit()
             counts[event] += len(done)
+    session.commit()  # end the last read: on SQLite an open transaction holds the database's write lock
     return counts
 
 

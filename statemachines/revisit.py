@@ -60,8 +60,14 @@ class RevisitMachine(CaseMachine):
     )
     close = standard.to(closed_success)
     remark_recorded = substandard.to(closed_success)
-    # a success before the cooling-off period started needs a supplementary revisit (补访)
-    require_supplementary = standard.to(scheduled) | substandard.to(scheduled)
+    # a success before the cooling-off period started needs a supplementary revisit (补访) — whichever way
+    # it succeeded: on the first call, after the follow-up call, or by letter / on-site
+    require_supplementary = (
+        standard.to(scheduled)
+        | substandard.to(scheduled)
+        | follow_up_call.to(scheduled)
+        | letter_or_onsite.to(scheduled)
+    )
 
     # --- problem cases (问题件) -----------------------------------------------------------------------
     explanation_recorded = problem.to(follow_up_call) | second_communication.to(follow_up_call)

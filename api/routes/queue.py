@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, UserDep, actor
 from api.errors import Problem
-from api.routes.revisits import domain_ctx
+from api.context import request_ctx
 from api.views import revisit_view, work_order_view
 from domain import queue
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["queue"])
 @router.get("/queue/next", response_model=None)
 def next_item(session: SessionDep, user: UserDep) -> dict[str, Any] | Response:
     """Call agents get due calls and appointments; branch staff their branch's work orders (2.8 order)."""
-    ctx = domain_ctx(session, user)
+    ctx = request_ctx(session, user)
     if user.role in ("call_agent", "supervisor"):
         case = queue.next_call(session, agent=actor(user), ctx=ctx)
         if case is None:

@@ -7,20 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from api.context import request_ctx
-from core.calendar import get_calendar
 from api.deps import SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.views import MANUAL_REVISIT_EVENTS, can_see_branch, revisit_allowed_events, revisit_view
+from core import clock
 from domain import revisits as service
 from domain.classification import OUTCOMES
-from sqlmodel import Session
-
-from models import RevisitCase, User, WorkOrder
+from models import RevisitCase, WorkOrder
 
 router = APIRouter(tags=["revisits"])
 
@@ -43,8 +42,26 @@ class AttemptIn(BaseModel):
     outcome: str = Field(description=f"one of: {', '.join(OUTCOMES)}")
     answers: dict[str, str] = Field(default_factory=dict)
     details: dict[str, Any] | None = None
-    appointment_at: datetime | None = None
+    appointment_at: datetime | None = Field(
+        default=None, description="ISO-8601 with offset; a time without one is Asia/Shanghai (as everywhere else)"
+    )
     expected_version: int
+
+    @field_validator("appointment_at")
+    @classmethod
+    def _local_if_naive(cls, value: datetime | None) -> datetime | None:
+        # a call agent's "2026-10-12T15:00" means 15:00 in Shanghai, never 15:00 UTC (23:00 there)
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=clock.tz())
+        return value
+
+
+# names the state-machine library takes for itself when the payload is passed to ``send(event, **payload)``:
+# some crash it (a 500), the others are silently dropped before the validators see them
+RESERVED_PAYLOAD_KEYS = frozenset(
+    {"event", "machine", "delay", "send_id", "internal", "event_data", "model", "transition", "state", "source",
+     "target"}
+)
 
 
 class EventIn(BaseModel):
@@ -52,16 +69,14 @@ class EventIn(BaseModel):
 
     expected_version: int
 
+    @model_validator(mode="after")
+    def _no_reserved_keys(self) -> EventIn:
+        reserved = sorted(RESERVED_PAYLOAD_KEYS & set(self.model_extra or {}))
+        if reserved:
+            raise ValueError(f"reserved field name(s) in the payload: {', '.join(reserved)}")
+        return self
 
-def domain_ctx(session: Session, user: User) -> service.Ctx:
-    """The request's domain context, with the working-day calendar loaded through the request's own session.
 
-    On SQLite every transaction takes the write lock at BEGIN, and this session already holds one (it read
-    the user); loading a cold calendar cache through a second connection would wait on it until the busy
-    timeout and fail the request.
-    """
-    get_calendar(session)
-    return request_ctx(session, user)
 
 
 def _fresh(session: Session, case_id: int) -> RevisitCase:
@@ -159,7 +174,7 @@ def record_attempt(
                 f"{', '.join(allowed) or 'none'}",
                 "event-not-allowed", state=case.state, allowed_events=allowed,
             )
-        ctx = domain_ctx(session, user)
+        ctx = request_ctx(session, user)
         case = service.record_attempt(
             session,
             case_id=case_id,
@@ -223,7 +238,7 @@ def send_event(
             )
         updated = service.send_event(
             session, case_id=case_id, event=event, payload=payload, expected_version=body.expected_version,
-            ctx=domain_ctx(session, user),
+            ctx=request_ctx(session, user),
         )
         return revisit_view(session, updated)
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from api.deps import SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
-from api.routes.revisits import EventIn, domain_ctx
+from api.context import request_ctx
+from api.routes.revisits import EventIn
 from api.views import MANUAL_TIMED_WORK_ORDER_EVENTS, can_see_branch, work_order_view
 from domain import revisits as service
 from models import WorkOrder
@@ -96,7 +97,7 @@ def send_event(
     def run() -> dict[str, Any]:
         order = service.send_work_order_event(
             session, order_id=order_id, event=event, payload=payload, expected_version=body.expected_version,
-            ctx=domain_ctx(session, user),
+            ctx=request_ctx(session, user),
         )
         return work_order_view(order)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -474,3 +474,61 @@ def test_queue_for_branch_staff_is_their_branch_in_processing_order(client: Test
     session.commit()
     with clock(DAY, 10):
         assert client.get("/queue/next", headers=sh01).json()["item"]["id"] == problem.id
+
+
+def test_queue_offers_the_follow_up_call_after_the_branchs_explanation(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    agent = auth("call_agent")
+    case = case_in(session, state="follow_up_call", classification="problem", next_attempt_at=sh(DAY, 15))
+    with clock(DAY, 14):
+        assert client.get("/queue/next", headers=agent).status_code == 204
+    with clock(DAY, 15):
+        got = client.get("/queue/next", headers=agent).json()["item"]
+        assert got["id"] == case.id
+        assert got["allowed_events"] == ["confirm_misleading", "follow_up_not_understood", "follow_up_understood"]
+
+
+def test_an_appointment_time_without_offset_is_shanghai_time(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    agent = auth("call_agent")
+    case = case_in(session)
+    with clock(DAY, 10):
+        resp = post_attempt(client, agent, case.id, case.version, "appointment", appointment_at="2026-10-12T15:00:00")
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["state"] == "appointment"
+    assert resp.json()["appointment_at"] == z(sh(DAY, 15)) == "2026-10-12T07:00:00Z"
+    with clock(DAY, 10, 5):
+        other = case_in(session)
+        offset = post_attempt(
+            client, agent, other.id, other.version, "appointment", appointment_at="2026-10-12T07:00:00+00:00"
+        )
+    assert offset.json()["appointment_at"] == "2026-10-12T07:00:00Z"
+
+
+def test_work_order_events_the_sweeps_send_are_refused_and_not_offered(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    order = make_work_order(session, case=case_in(session, state="verification"))
+    session.commit()
+    staff = auth("branch_staff", "SH01")
+    got = client.get(f"/work-orders/{order.id}", headers=staff).json()
+    assert got["allowed_events"] == ["cancel", "start", "submit"]
+    with clock(DAY, 10):
+        refused = client.post(f"/work-orders/{order.id}/events/mark_overdue", json={"expected_version": 1}, headers=staff)
+        assert_problem(refused, 409, "event-not-allowed")
+        assert_problem(
+            client.post(f"/work-orders/{order.id}/events/accept", json={"expected_version": 1}, headers=staff), 403
+        )
+        assert_problem(client.post(f"/work-orders/{order.id}/events/submit", json={"expected_version": 1}, headers=staff), 422)
+    assert db_order(session, order.id).state == "open" and db_order(session, order.id).version == 1
+
+
+@pytest.mark.parametrize("key", ["event", "machine", "delay", "state"])
+def test_event_payload_cannot_use_the_state_machines_own_names(client: TestClient, auth, session: Session, key: str) -> None:  # type: ignore[no-untyped-def]
+    case = case_in(session)
+    order = make_work_order(session, case=case_in(session, state="verification"))
+    session.commit()
+    with clock(DAY, 10):
+        body = {"expected_version": case.version, "reason": "policy surrendered", key: "x"}
+        assert_problem(client.post(f"/revisits/{case.id}/events/cancel", json=body, headers=auth("manager")), 422)
+        body = {"expected_version": 1, key: "x"}
+        assert_problem(
+            client.post(f"/work-orders/{order.id}/events/start", json=body, headers=auth("branch_staff", "SH01")), 422
+        )
+    assert db_case(session, case.id).state == "calling" and db_order(session, order.id).state == "open"

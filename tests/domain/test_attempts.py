@@ -476,3 +476,24 @@ def test_no_attempt_on_a_case_that_is_not_being_called(session: Session) -> None
     with pytest.raises(EventNotAllowed):
         attempt(session, closed.id, "no_answer", sh(DAY, 10))
     assert count(session, CallAttempt) == 0
+
+
+def test_substandard_before_the_receipt_was_signed_needs_a_supplementary_revisit_too(session: Session) -> None:
+    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance")
+    after = attempt(session, case.id, "connected", sh(DAY, 10), answers=answers(coverage_known="corrected"))
+    assert after.state == "scheduled" and after.supplementary_needed is True
+    assert after.due_date == date(2026, 10, 15)
+    assert after.late is False and after.surrender_as_cooling_off_until is None
+    # the remark on the agent's explanation is due all the same
+    assert [o.kind for o in orders_of(session, case.id)] == ["substandard_remark"]
+    assert [e for e, _, _ in history(session, case.id)] == ["classify_substandard", "require_supplementary"]
+
+
+def test_late_marks_are_written_by_the_classifying_transition(session: Session) -> None:
+    case = new_case(session, signed=date(2026, 9, 16))
+    after = attempt(session, case.id, "connected", sh(date(2026, 10, 12), 10), answers=answers(payment_known="corrected"))
+    assert after.late is True
+    audit = session.execute(
+        select(AuditEntry).where(AuditEntry.case_kind == "revisit", AuditEntry.case_id == case.id)
+    ).scalars().one()
+    assert (audit.event, audit.version) == ("classify_substandard", after.version)

@@ -351,3 +351,39 @@ def test_branch_queue_is_scoped_to_the_branch(session: Session) -> None:
     session.commit()
     assert next_work_order(session, branch="SH01", ctx=ctx(sh(DAY, 10), BRANCH)) is None
     assert next_work_order(session, branch="BJ01", ctx=ctx(sh(DAY, 10), BRANCH)).branch_code == "BJ01"
+
+
+def test_follow_up_success_before_the_receipt_was_signed_needs_a_supplementary_revisit(session: Session) -> None:
+    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance")
+    attempt(session, case.id, "connected", sh(DAY, 10), answers=answers(coverage_known="no"))
+    [order] = orders_of(session, case.id)
+    branch_completes(session, order.id, sh(DAY, 15), {"explanation": "explained"})
+    after = revisit_event(session, case.id, "follow_up_understood", sh(DAY + timedelta(days=1), 10))
+    assert after.state == "scheduled" and after.supplementary_needed is True
+    assert after.due_date == date(2026, 10, 15) and after.closed_at is None
+    assert history(session, case.id)[-1] == ("require_supplementary", "follow_up_call", "scheduled")
+
+
+def test_a_recall_on_the_same_day_keeps_the_daily_cap(session: Session) -> None:
+    case = new_case(session)
+    assert _exhaust(session, case.id, DAY).state == "verification"  # the 3rd attempt of Tue 10-13 at 13:00
+    d2 = DAY + timedelta(days=1)
+    [order] = orders_of(session, case.id)
+    branch_completes(session, order.id, sh(d2, 15), {"phone": "13700000009"})
+    assert reload(session, case.id).state == "recall"
+    with pytest.raises(Rejected, match="3 attempts today"):
+        attempt(session, case.id, "no_answer", sh(d2, 15, 30))
+    after = attempt(session, case.id, "no_answer", sh(d2 + timedelta(days=1), 9))
+    assert (after.attempt_count, after.attempts_today) == (1, 1)  # a new budget on the new number
+
+
+def test_cancelling_the_revisit_cancels_its_open_work_orders(session: Session) -> None:
+    case = new_case(session)
+    attempt(session, case.id, "wrong_number", sh(DAY, 10))
+    [order] = orders_of(session, case.id)
+    order_event(session, order.id, "start", sh(DAY, 11))
+    cancelled = revisit_event(session, case.id, "cancel", sh(DAY, 12), reason="policy surrendered in cooling-off")
+    assert cancelled.state == "cancelled" and cancelled.closed_at == sh(DAY, 12)
+    stored = session.get(WorkOrder, order.id, populate_existing=True)
+    assert stored.state == "cancelled" and stored.closed_at == sh(DAY, 12)
+    assert next_work_order(session, branch="SH01", ctx=ctx(sh(DAY, 13), BRANCH)) is None
