@@ -16,7 +16,8 @@ checkpointed (SQLite); statement caches are warmed on a throw-away slice first; 
 alternate (AB BA AB…) over ``--repeat`` rounds and the best round of each is reported.
 
     .venv/bin/python bench/engine.py [--sizes 10000,100000] [--backends sqlite,postgresql]
-    .venv/bin/python bench/engine.py --sizes 100000 --backends postgresql --profile   # cProfile of (b)
+    .venv/bin/python bench/engine.py --sizes 100000 --backends postgresql --profile   # cProfile of (a) and (b)
+    PYTHONPATH=/some/dir .venv/bin/python bench/engine.py --bulk-fn candidate:apply_bulk  # bench a candidate
 """
 
 from __future__ import annotations

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import JSON, String, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from statemachine.exceptions import TransitionNotAllowed
 
 from core.clock import as_utc
+from core.db import UTCDateTime
 from models import AuditEntry, OutboxMessage
 from statemachines.base import TransitionRejected
 from statemachines.registry import CaseKind, get_kind
@@ -235,6 +236,11 @@ def apply_bulk(
     if "updated_at" in model.model_fields:
         values["updated_at"] = now
     values.update(set_values or {})
+    chained = {t for src, t in table.items() if t != src} & set(table)
+    if chained:
+        # a row moved into one source would be moved again by the next UPDATE of the same batch
+        raise ValueError(f"{event!r} of {kind} chains through {sorted(chained)}: not appliable in bulk")
+    body = _jsonable(dict(payload or {}))
     for source, target in table.items():
         stmt = (
             update(model)
@@ -243,27 +249,29 @@ def apply_bulk(
             .returning(model.id, model.version)
             .execution_options(synchronize_session=False)
         )
-        for case_id, version in session.execute(stmt).all():
-            done.append(BulkTransition(case_id, source, target, version))
-    if done:
-        body = _jsonable(dict(payload or {}))
+        moved = session.execute(stmt).all()
+        if not moved:
+            continue
+        done.extend(BulkTransition(case_id, source, target, version) for case_id, version in moved)
+        # one INSERT … SELECT per source, constants bound once: no Python work per audit row
+        rows = select(
+            literal(kind),
+            model.id,
+            model.version,
+            literal(event),
+            literal(source),
+            literal(target),
+            literal(actor),
+            literal(now, UTCDateTime()),
+            literal(body, JSON()),
+            literal(flow_run_id, String()),
+        ).where(model.id.in_([case_id for case_id, _ in moved]))
         session.execute(
-            insert(AuditEntry),
-            [
-                {
-                    "case_kind": kind,
-                    "case_id": t.case_id,
-                    "version": t.version,
-                    "event": event,
-                    "source": t.source,
-                    "target": t.target,
-                    "actor": actor,
-                    "at": now,
-                    "payload": body,
-                    "flow_run_id": flow_run_id,
-                }
-                for t in done
-            ],
+            insert(AuditEntry).from_select(
+                ["case_kind", "case_id", "version", "event", "source", "target", "actor", "at", "payload",
+                 "flow_run_id"],
+                rows,
+            )
         )
     return done
 
