@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from statemachine import State
@@ -9,6 +11,11 @@ from statemachine import State
 from statemachines.base import CaseMachine, TransitionRejected
 
 OPEN_CALLING = ("calling", "appointment", "recall")
+
+
+def _loops(*states: State) -> Any:
+    """Self-transitions of every given state: a timed event recorded on the case, state unchanged."""
+    return reduce(or_, (s.to.itself() for s in states))
 
 
 class RevisitMachine(CaseMachine):
@@ -106,29 +113,13 @@ class RevisitMachine(CaseMachine):
         | verification.to.itself()
         | letter_or_onsite.to.itself()
     )
-    cooling_off_deadline_near = (
-        scheduled.to.itself()
-        | calling.to.itself()
-        | appointment.to.itself()
-        | verification.to.itself()
-        | recall.to.itself()
-        | problem.to.itself()
-        | substandard.to.itself()
-        | follow_up_call.to.itself()
-        | second_communication.to.itself()
-        | letter_or_onsite.to.itself()
+    cooling_off_deadline_near = _loops(
+        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
+        second_communication, letter_or_onsite,
     )
-    cooling_off_expired = (
-        scheduled.to.itself()
-        | calling.to.itself()
-        | appointment.to.itself()
-        | verification.to.itself()
-        | recall.to.itself()
-        | problem.to.itself()
-        | substandard.to.itself()
-        | follow_up_call.to.itself()
-        | second_communication.to.itself()
-        | letter_or_onsite.to.itself()
+    cooling_off_expired = _loops(
+        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
+        second_communication, letter_or_onsite,
     )
     # the policy was surrendered or cancelled: nothing more to revisit
     cancel = (
