@@ -26,6 +26,10 @@ class Complaint(SQLModel, table=True):
     accused: str | None = None  # the person complained about (回避)
     revisit_case_id: int | None = Field(default=None, foreign_key="revisit_case.id")
     agent_code: str | None = None
+    # where it came from: customer (a complaint made), misleading_sale (a revisit confirmed it, SPEC §2.8),
+    # post_claim (a problem raised after a claim, SPEC §2.11 — its own 24 h / 48 h clocks)
+    source: str = Field(default="customer", max_length=16)
+    claim_no: str | None = Field(default=None, max_length=40)
 
     state: str = Field(default="received", max_length=32)
     owner: str | None = None  # 首问责任人
@@ -35,6 +39,10 @@ class Complaint(SQLModel, table=True):
     feedback_due_at: datetime | None = utc_field()
     reply_due_at: datetime | None = utc_field()
     next_deadline_at: datetime | None = utc_field()
+    acknowledged_at: datetime | None = utc_field()
+    responded_at: datetime | None = utc_field()
+    root_cause: str | None = Field(default=None, max_length=16)  # process | service_norms | people | systems
+    satisfaction: int | None = None  # 1–5, asked with the result
     reopen_count: int = 0
     extension_count: int = 0
     escalated_to: str | None = None
