@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     ]
     surrender_as_cooling_off_days: int = 7  # SPEC §2.3: 7 days after a late revisit
     cooling_off_near_workdays: int = 2  # SPEC §2.7: ladder planned backwards; "near" = 2 working days left
+    cooling_off_near_priority: int = 10  # SPEC §2.7 "escalate priority": a near case goes ahead of every ordinary one in the queue
 
     # --- §2.7 attempts and appointments --------------------------------------------------------------
     callable_from: time = time(9, 0)  # SPEC §2.7: 09:00–20:00 Asia/Shanghai, every day

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.calendar import WorkdayCalendar
-from core.clock import at_local, local
+from core.clock import at_local, local, start_of_day
 from core.settings import CoolingOffRule, Settings
 
 # call-related outcomes (SPEC §4) and the spacing they impose (SPEC §2.7)
@@ -198,3 +198,43 @@ def surrender_as_cooling_off_until(
 def needs_supplementary(success_day: date, receipt_signed: date | None) -> bool:
     """补访: the success came before the cooling-off period started (receipt not yet signed)."""
     return receipt_signed is None or success_day < receipt_signed
+
+
+# --- cooling-off deadlines the revisit-sweep fires (SPEC §2.3, §2.7) ----------------------------------------
+
+COOLING_OFF_EVENTS = ("ladder_jump", "cooling_off_deadline_near", "cooling_off_expired")
+
+
+def _first_day_within(end: date, workdays: int, calendar: WorkdayCalendar) -> date:
+    """The earliest day from which at most ``workdays`` working days are left before ``end`` (inclusive)."""
+    day = end
+    while calendar.workdays_between(day - timedelta(days=1), end) <= workdays:
+        day -= timedelta(days=1)
+    return day
+
+
+def cooling_off_deadlines(end: date, calendar: WorkdayCalendar, settings: Settings) -> list[tuple[str, datetime]]:
+    """When each cooling-off event of a case ending on ``end`` falls due, in firing order.
+
+    ``ladder_jump``: the day another phone rung no longer leaves the letter / on-site rung its working
+    days (the same test as ``phone_rungs_fit``); ``cooling_off_deadline_near``: the day only
+    ``cooling_off_near_workdays`` working days are left; ``cooling_off_expired``: once the last day has
+    ended (the first instant of the day after, so that every deadline fires at ``moment <= now``).
+    """
+    jump = start_of_day(_first_day_within(end, settings.ladder_letter_onsite_workdays, calendar))
+    near = start_of_day(_first_day_within(end, settings.cooling_off_near_workdays, calendar))
+    plan = [("ladder_jump", jump), ("cooling_off_deadline_near", near), ("cooling_off_expired", start_of_day(end + timedelta(days=1)))]
+    order = {name: i for i, name in enumerate(COOLING_OFF_EVENTS)}
+    return sorted(plan, key=lambda item: (item[1], order[item[0]]))
+
+
+def next_cooling_off_deadline(
+    end: date, after: str | None, calendar: WorkdayCalendar, settings: Settings
+) -> tuple[str | None, datetime | None]:
+    """The deadline that follows ``after`` (None: the first one); (None, None) when none is left."""
+    plan = cooling_off_deadlines(end, calendar, settings)
+    names = [name for name, _ in plan]
+    index = 0 if after is None else names.index(after) + 1
+    if index >= len(plan):
+        return None, None
+    return plan[index]

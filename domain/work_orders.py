@@ -12,7 +12,7 @@ from core.calendar import WorkdayCalendar
 from core.clock import local_date
 from core.settings import Settings
 from models import AuditEntry, WorkOrder
-from statemachines.engine import Message
+from statemachines.engine import Message, enqueue
 
 KINDS = ("failed_followup", "verification", "problem", "substandard_remark", "resign")
 OPEN_STATES = ("open", "in_progress", "returned", "overdue", "explained", "quality_listed")
@@ -90,3 +90,69 @@ def processing_group(kind: str, issued: date, today: date) -> int:
     if months_ago == 2:
         return 2
     return 3
+
+
+def issue_bulk(
+    session: Session,
+    *,
+    cases: list[tuple[int, str]],
+    kind: str,
+    now: datetime,
+    actor: str,
+    calendar: WorkdayCalendar,
+    settings: Settings,
+    note: str | None = None,
+    flow_run_id: str | None = None,
+) -> list[tuple[int, int, str]]:
+    """Issue one order of ``kind`` to each (case id, branch) — the sweeps' set-based twin of
+    ``create_work_order``: one multi-row INSERT … RETURNING, one audit INSERT, the branch notices in the outbox.
+    Flushes, never commits (it rides the caller's batch). Returns (order id, case id, branch) triples."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown work order kind {kind!r}")
+    if not cases:
+        return []
+    due = due_at(kind, now, calendar, settings)
+    rows = [
+        {
+            "case_id": case_id, "kind": kind, "branch_code": branch, "state": "open", "issued_at": now,
+            "due_at": due, "second_communication": False, "result": {}, "version": 1,
+            "created_at": now, "updated_at": now,
+        }
+        for case_id, branch in cases
+    ]
+    issued = [
+        (int(order_id), int(case_id), str(branch))
+        for order_id, case_id, branch in session.execute(
+            insert(WorkOrder).returning(WorkOrder.id, WorkOrder.case_id, WorkOrder.branch_code), rows
+        )
+    ]
+    session.execute(
+        insert(AuditEntry),
+        [
+            {
+                "case_kind": "work_order", "case_id": order_id, "version": 1, "event": "created", "source": "",
+                "target": "open", "actor": actor, "at": now, "flow_run_id": flow_run_id,
+                "payload": {"kind": kind, "revisit_id": case_id, "note": note, "due_at": due.isoformat()},
+            }
+            for order_id, case_id, _ in issued
+        ],
+    )
+    enqueue(
+        session,
+        [
+            (
+                Message(
+                    channel="internal",
+                    template="work_order_notice",
+                    recipient=f"branch:{branch}",
+                    context={"order_id": order_id, "kind": kind, "case_id": case_id, "due_at": due},
+                    dedupe_key=f"work_order:{order_id}:created",
+                ),
+                "work_order",
+                order_id,
+            )
+            for order_id, case_id, branch in issued
+        ],
+        now=now,
+    )
+    return issued

@@ -59,3 +59,46 @@ def publish_markdown(key: str, markdown: str, description: str) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(key=key, markdown=markdown, description=description)
+
+
+def progress(key: str, description: str) -> Any:
+    """A progress artifact for long runs; returns ``update(percent)`` (a no-op outside a run)."""
+    if flow_run_id() is None:
+        return lambda percent: None
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    artifact_id = create_progress_artifact(progress=0.0, key=key, description=description)
+
+    def update(percent: float) -> None:
+        update_progress_artifact(artifact_id=artifact_id, progress=min(100.0, percent))
+
+    return update
+
+
+def emit_case_events(events: list[tuple[str, str, int, dict[str, Any]]]) -> int:
+    """Domain events (``caseflow.case.escalated`` / ``caseflow.case.late``) with the case as the resource,
+    for managers' automations (see automations/). Sent only inside a run: outside one there is no server."""
+    if flow_run_id() is None or not events:
+        return 0
+    from prefect.events import emit_event
+
+    for name, kind, case_id, detail in events:
+        emit_event(
+            event=name,
+            resource={
+                "prefect.resource.id": f"caseflow.{kind}.{case_id}",
+                "prefect.resource.name": f"{kind} {case_id}",
+                "caseflow.kind": kind,
+                "caseflow.branch": str(detail.get("branch") or ""),
+            },
+            payload={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in detail.items()},
+        )
+    return len(events)
+
+
+def run_task(task: Any, *args: Any, **kwargs: Any) -> Any:
+    """A task run inside a flow run; its plain function when the flow body is called directly (``flow.fn``
+    in tests, benches): a task called outside a run would start an ephemeral Prefect server."""
+    if flow_run_id() is None:
+        return task.fn(*args, **kwargs)
+    return task(*args, **kwargs)

@@ -9,6 +9,7 @@ from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
 from flows.intake import intake_new_contracts_flow
+from flows.sweep import revisit_sweep_flow
 
 TZ = "Asia/Shanghai"
 
@@ -33,5 +34,13 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["revisit", "queue"],
             description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
+        ),
+        revisit_sweep_flow.to_deployment(
+            name="revisit-sweep",
+            schedules=[Cron("*/10 * * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["revisit", "sweep", "escalation"],
+            description="Every 10 min: attempt windows, work-order deadlines, cooling-off near/expired, escalations "
+            "(SPEC §2.3, §2.7, §2.8, §5).",
         ),
     ]

@@ -17,6 +17,7 @@ class RevisitCase(SQLModel, table=True):
         UniqueConstraint("kind", "policy_id", "claim_no", name="uq_revisit_one_per_policy"),
         Index("ix_revisit_state_deadline", "state", "next_deadline_at"),
         Index("ix_revisit_state_attempt", "state", "next_attempt_at"),
+        Index("ix_revisit_state_first_attempt", "state", "first_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -54,7 +55,10 @@ class RevisitCase(SQLModel, table=True):
     first_attempt_at: datetime | None = utc_field()
     next_attempt_at: datetime | None = utc_field()
     appointment_at: datetime | None = utc_field()
+    # the next cooling-off deadline the revisit-sweep fires (ladder_jump → cooling_off_deadline_near →
+    # cooling_off_expired), planned backwards from cooling_off_end; None once all have fired or closed
     next_deadline_at: datetime | None = utc_field()
+    deadline_event: str | None = Field(default=None, max_length=32)
     recall_count: int = 0
     claimed_by: str | None = None  # the call agent GET /queue/next handed it to
     claimed_until: datetime | None = utc_field()

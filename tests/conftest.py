@@ -96,3 +96,27 @@ def pg_engine(pg_url: str, tmp_path: Path) -> Iterator[Engine]:
 def pg_session(pg_engine: Engine) -> Iterator[Session]:
     with Session(pg_engine, expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():  # type: ignore[no-untyped-def]
+    """One Prefect test server for the whole session (~10 s to start): every flow test marked ``prefect`` shares it."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+def read_artifact_keys() -> list[str]:
+    """Artifact keys on the harness server (this client version's read_artifacts sends nulls the server refuses)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def keys() -> list[str]:
+        async with get_client() as client:
+            resp = await client._client.post("/artifacts/filter", json={"limit": 200, "offset": 0})
+            resp.raise_for_status()
+            return [a["key"] for a in resp.json() if a.get("key")]
+
+    return asyncio.run(keys())

@@ -66,14 +66,6 @@ def test_callback_dispatch_opens_the_case_on_its_due_day(session: Session) -> No
     assert session.get(RevisitCase, case.id).state == "calling"
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():  # type: ignore[no-untyped-def]
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
-
-
 @pytest.mark.prefect
 def test_flows_run_through_prefect_with_artifacts(prefect_harness, session: Session) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
