@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.clock import local_date
+from core.clock import as_utc, local_date
 from domain.revisits import Ctx
-from models import RevisitCase
-from statemachines.engine import apply_bulk
+from models import CallAttempt, RevisitCase
+from statemachines.engine import Message, apply_bulk, enqueue
 
 
 def _ids(session: Session, stmt, limit: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -58,10 +58,40 @@ def release_due_callbacks(session: Session, *, ctx: Ctx) -> dict[str, int]:
                 session, kind="revisit", event=event, case_ids=ids, actor=ctx.actor, now=ctx.now,
                 flow_run_id=ctx.flow_run_id,
             )
+            if event == "appointment_due":
+                remind_owners(session, case_ids=[d.case_id for d in done], ctx=ctx)
             session.commit()
             counts[event] += len(done)
     session.commit()  # end the last read: on SQLite an open transaction holds the database's write lock
     return counts
 
 
+def remind_owners(session: Session, *, case_ids: list[int], ctx: Ctx) -> int:
+    """预约回访: the agent who booked the customer's time is reminded that it has come (one query, one insert)."""
+    if not case_ids:
+        return 0
+    latest = (
+        select(CallAttempt.case_id, func.max(CallAttempt.id).label("attempt_id"))
+        .where(CallAttempt.case_id.in_(case_ids), CallAttempt.outcome == "appointment")
+        .group_by(CallAttempt.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(RevisitCase.id, RevisitCase.policy_no, RevisitCase.appointment_at, CallAttempt.agent)
+        .join(latest, latest.c.case_id == RevisitCase.id)
+        .join(CallAttempt, CallAttempt.id == latest.c.attempt_id)
+    ).all()
+    items = []
+    for case_id, policy_no, appointment_at, agent in rows:
+        if not agent or appointment_at is None:
+            continue
+        when = as_utc(appointment_at)
+        owner = agent if agent.startswith("user:") else f"user:{agent}"
+        items.append((
+            Message("internal", "callback_reminder", owner,
+                    {"case_id": case_id, "policy_no": policy_no, "appointment_at": when, "owner": agent},
+                    dedupe_key=f"revisit:{case_id}:callback:{when.isoformat()}"),
+            "revisit", case_id,
+        ))
+    return enqueue(session, items, now=ctx.now)
 

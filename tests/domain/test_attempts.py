@@ -497,3 +497,23 @@ def test_late_marks_are_written_by_the_classifying_transition(session: Session) 
         select(AuditEntry).where(AuditEntry.case_kind == "revisit", AuditEntry.case_id == case.id)
     ).scalars().one()
     assert (audit.event, audit.version) == ("classify_substandard", after.version)
+
+
+def test_the_booking_agent_is_reminded_when_the_customers_time_comes(session: Session) -> None:
+    from domain.timers import release_due_callbacks
+
+    case = new_case(session)
+    attempt(session, case.id, "appointment", sh(DAY, 10, 0), appointment_at=sh(DAY, 15, 30))
+    session.rollback()
+    assert release_due_callbacks(session, ctx=ctx(sh(DAY, 15, 29), "flow:callback-dispatch"))["appointment_due"] == 0
+    assert count(session, OutboxMessage) == 0
+    session.rollback()
+    assert release_due_callbacks(session, ctx=ctx(sh(DAY, 15, 30), "flow:callback-dispatch"))["appointment_due"] == 1
+    note = session.execute(select(OutboxMessage)).scalars().one()
+    assert (note.template, note.recipient, note.context["appointment_at"]) == (
+        "callback_reminder", "user:agent1", sh(DAY, 15, 30).isoformat()
+    )
+    assert session.get(RevisitCase, case.id, populate_existing=True).state == "calling"
+    session.rollback()
+    release_due_callbacks(session, ctx=ctx(sh(DAY, 15, 30), "flow:callback-dispatch"))
+    assert count(session, OutboxMessage) == 1  # the same moment again: no second reminder
