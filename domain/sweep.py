@@ -26,7 +26,7 @@ from domain import revisit_rules as rules
 from domain.revisits import Ctx
 from domain.work_orders import issue_bulk
 from models import RevisitCase, WorkOrder
-from statemachines.engine import Message, apply_bulk, enqueue
+from statemachines.engine import Message, apply_bulk, enqueue, enqueue_from, key_of
 from statemachines.revisit import RevisitMachine
 
 # every state a revisit can still move from (the machine's non-final states)
@@ -140,7 +140,8 @@ def arm_cooling_off_deadlines(session: Session, *, ctx: Ctx, report: SweepReport
             RevisitCase.deadline_event.is_(None),
             RevisitCase.cooling_off_end.is_not(None),
         )
-        .order_by(RevisitCase.id)
+        # ordered by the index's own column: ORDER BY id would make SQLite scan the table by rowid
+        .order_by(RevisitCase.next_deadline_at)
     )
 
     def work(rows: list[Any], report: SweepReport) -> None:
@@ -237,33 +238,36 @@ def _fire_deadline(session: Session, event: str, rows: list[Any], ctx: Ctx, repo
     if event == "ladder_jump":
         _to_letter(session, done, reason, ctx, report)
         return
-    items: list[tuple[Message, str, int]] = []
     for r in done:
         info = {"case_id": r.id, "policy_no": r.policy_no, "branch": r.branch_code,
                 "cooling_off_end": r.cooling_off_end.isoformat()}
-        if event == "cooling_off_expired":
-            report.late.append({**info, "event": event})
-            items.append((_late(r, info), "revisit", r.id))
-        else:
-            report.escalated.append({**info, "event": event, "reason": reason})
-            items.extend((m, "revisit", r.id) for m in _escalation(r, info, "near", reason))
-    _messages(session, ctx, report, items)
+        (report.late if event == "cooling_off_expired" else report.escalated).append({**info, "event": event})
+    ids = [r.id for r in done]
+    if event == "cooling_off_expired":
+        report.messages += _case_messages(session, ids, "revisit_late", ("supervisor",), "late", None, ctx)
+    else:
+        report.messages += _case_messages(session, ids, "revisit_escalation", ("supervisor", "branch"), "near", reason, ctx)
 
 
-def _escalation(row: Any, info: dict[str, Any], tag: str, reason: str) -> list[Message]:
-    """The supervisor and the branch hear of an escalated case (SPEC §5: escalate, queue notifications)."""
-    ctx = {**info, "reason": reason}
-    return [
-        Message("internal", "revisit_escalation", f"supervisor:{row.branch_code}", ctx,
-                dedupe_key=f"revisit:{row.id}:{tag}:supervisor"),
-        Message("internal", "revisit_escalation", f"branch:{row.branch_code}", ctx,
-                dedupe_key=f"revisit:{row.id}:{tag}:branch"),
-    ]
-
-
-def _late(row: Any, info: dict[str, Any]) -> Message:
-    return Message("internal", "revisit_late", f"supervisor:{row.branch_code}", info,
-                   dedupe_key=f"revisit:{row.id}:late:supervisor")
+def _case_messages(
+    session: Session, ids: list[int], template: str, roles: Sequence[str], tag: str, reason: str | None, ctx: Ctx
+) -> int:
+    """The supervisor (and the branch) hear of each escalated or late case: rows built by the database,
+    one INSERT … SELECT per recipient role, deduplicated on ``revisit:<id>:<tag>:<role>``."""
+    context: dict[str, Any] = {
+        "case_id": RevisitCase.id, "policy_no": RevisitCase.policy_no, "branch": RevisitCase.branch_code,
+        "cooling_off_end": RevisitCase.cooling_off_end,
+    }
+    if reason is not None:
+        context["reason"] = reason
+    return sum(
+        enqueue_from(
+            session, kind="revisit", case_ids=ids, channel="internal", template=template,
+            recipient=key_of(f"{role}:", RevisitCase.branch_code, ""),
+            dedupe_key=key_of("revisit:", RevisitCase.id, f":{tag}:{role}"), context=context, now=ctx.now,
+        )
+        for role in roles
+    )
 
 
 def _to_letter(session: Session, rows: Sequence[Any], reason: str, ctx: Ctx, report: SweepReport) -> None:
@@ -275,18 +279,17 @@ def _to_letter(session: Session, rows: Sequence[Any], reason: str, ctx: Ctx, rep
         calendar=ctx.calendar, settings=ctx.settings, note=reason, flow_run_id=ctx.flow_run_id,
     )
     report.work_orders_issued["failed_followup"] += len(issued)
-    items: list[tuple[Message, str, int]] = []
     for r in rows:
         end = r.cooling_off_end.isoformat() if r.cooling_off_end else None
-        info = {"case_id": r.id, "policy_no": r.policy_no, "branch": r.branch_code, "cooling_off_end": end}
-        report.escalated.append({**info, "event": "ladder_jump", "reason": reason})
-        items.append((
-            Message("letter", "revisit_letter", f"policy:{r.policy_no}", {"case_id": r.id, "policy_no": r.policy_no},
-                    dedupe_key=f"revisit:{r.id}:letter"),
-            "revisit", r.id,
-        ))
-        items.extend((m, "revisit", r.id) for m in _escalation(r, info, "ladder_jump", reason))
-    _messages(session, ctx, report, items)
+        report.escalated.append({"case_id": r.id, "policy_no": r.policy_no, "branch": r.branch_code,
+                                 "cooling_off_end": end, "event": "ladder_jump", "reason": reason})
+    ids = [r.id for r in rows]
+    report.messages += enqueue_from(
+        session, kind="revisit", case_ids=ids, channel="letter", template="revisit_letter",
+        recipient=key_of("policy:", RevisitCase.policy_no, ""), dedupe_key=key_of("revisit:", RevisitCase.id, ":letter"),
+        context={"case_id": RevisitCase.id, "policy_no": RevisitCase.policy_no}, now=ctx.now,
+    )
+    report.messages += _case_messages(session, ids, "revisit_escalation", ("supervisor", "branch"), "ladder_jump", reason, ctx)
 
 
 # --- the attempt window (SPEC §2.7: 6 attempts over 3 days) --------------------------------------------------
@@ -303,7 +306,7 @@ def expire_attempt_windows(session: Session, *, ctx: Ctx, report: SweepReport, o
             RevisitCase.recall_count,
         )
         .where(RevisitCase.state.in_(WINDOW_STATES), RevisitCase.first_attempt_at < opened_before)
-        .order_by(RevisitCase.id)
+        .order_by(RevisitCase.first_attempt_at)  # the index's column (ix_revisit_state_first_attempt)
     )
 
     def work(rows: list[Any], report: SweepReport) -> None:

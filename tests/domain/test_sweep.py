@@ -288,3 +288,27 @@ def test_transient_errors_are_told_apart_from_bad_data() -> None:
     assert sweep.is_transient(OperationalError("SELECT", {}, Exception("could not serialize access")))
     assert not sweep.is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
     assert not sweep.is_transient(ValueError("bad"))
+
+
+def _late_message_context(session: Session) -> None:
+    case = make_revisit(session, state="calling", cooling_off_end=END)
+    session.commit()
+    run(session, sh(date(2026, 10, 9), 0))
+    late = session.execute(select(OutboxMessage).where(OutboxMessage.template == "revisit_late")).scalars().one()
+    assert (late.recipient, late.case_kind, late.case_id, late.state) == ("supervisor:SH01", "revisit", case.id, "pending")
+    assert late.context == {"case_id": case.id, "policy_no": case.policy_no, "branch": "SH01",
+                            "cooling_off_end": "2026-10-08"}
+    escalations = session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.context).where(OutboxMessage.template == "revisit_escalation")
+    ).all()
+    assert sorted(r for r, _ in escalations) == ["branch:SH01", "branch:SH01", "supervisor:SH01", "supervisor:SH01"]
+    assert all(c["reason"] and c["case_id"] == case.id for _, c in escalations)
+
+
+def test_messages_built_by_the_database_carry_the_case_on_sqlite(session: Session) -> None:
+    _late_message_context(session)
+
+
+@pytest.mark.postgres
+def test_messages_built_by_the_database_carry_the_case_on_postgresql(pg_session: Session) -> None:
+    _late_message_context(pg_session)
