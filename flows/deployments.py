@@ -8,6 +8,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
+from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 
 TZ = "Asia/Shanghai"
@@ -33,5 +34,12 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["revisit", "queue"],
             description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
+        ),
+        complaint_sla_sweep_flow.to_deployment(
+            name="complaint-sla-sweep",
+            schedules=[Cron("*/10 * * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["complaint", "sweep"],
+            description="Every 10 min: complaint acknowledgement / feedback / 15-30-day limits; escalations (SPEC §2.12).",
         ),
     ]
