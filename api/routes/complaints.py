@@ -65,13 +65,14 @@ def create_complaint(
     user: UserDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """Intake: the person who takes the complaint in owns it (首问责任人) unless it is about them (回避)."""
+    """Intake: the complaint handler who takes it in owns it (首问责任人) unless it is about them (回避); one
+    recorded by a supervisor or manager waits unowned in the handlers' queue."""
     require_role(user, *HANDLERS)
 
     def run() -> dict[str, Any]:
         ctx = request_ctx(session, user)
         c = service.register_complaint(
-            session, ctx=ctx, handler=user.name, channel=body.channel,
+            session, ctx=ctx, handler=user.name if user.role == "complaint_handler" else None, channel=body.channel,
             complainant_name=body.complainant.name, complainant_phone=body.complainant.phone,
             content=body.content, category=body.category, urgency=body.urgency, policy_no=body.policy_no,
             accused=body.accused, agent_code=body.agent_code,
