@@ -65,12 +65,17 @@ def sweep_complaint_clocks(session: Session, *, ctx: Ctx, after_batch: Any = Non
     result = SweepResult()
     seen: set[int] = set()
     while True:
-        rows = session.execute(
+        stmt = (
             select(*COLUMNS)
             .where(Complaint.state.in_(OPEN_STATES), Complaint.next_deadline_at <= ctx.now)
             .order_by(Complaint.next_deadline_at, Complaint.id)
             .limit(s.sweep_batch_size)
-        ).all()
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            # the batch is read, decided and written under row locks: an API event on one of these rows
+            # (which locks it too) waits for this batch's commit, so neither overwrites the other's clocks
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = session.execute(stmt).all()
         rows = [r for r in rows if r.id not in seen]  # a row that stays due would otherwise loop forever
         if not rows:
             session.commit()  # end the read: on SQLite an open transaction holds the write lock

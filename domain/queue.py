@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from core.clock import UTC, local_date, start_of_day
+from core.clock import local_date, start_of_day
 from domain import revisit_rules as rules
 from domain.revisits import Ctx
 from domain.work_orders import FIRST_GROUP, OPEN_STATES
@@ -94,7 +94,6 @@ def next_complaint(session: Session, *, handler: str, ctx: Ctx) -> Complaint | N
     Their own open complaints, a handover offered to them, or one nobody owns yet — never one about them
     (回避). Reading it takes nothing: the handler takes it with the ``take`` event (or by acting on it).
     """
-    far = datetime(9999, 12, 31, tzinfo=UTC)
     stmt = (
         select(Complaint)
         .where(
@@ -105,7 +104,8 @@ def next_complaint(session: Session, *, handler: str, ctx: Ctx) -> Complaint | N
         )
         .order_by(
             sql_case((Complaint.urgency == "urgent", 0), else_=1),
-            sql_case((Complaint.next_due_at.is_(None), far), else_=Complaint.next_due_at),
+            sql_case((Complaint.next_due_at.is_(None), 1), else_=0),  # answered ones, no clock running: last
+            Complaint.next_due_at,
             Complaint.id,
         )
         .limit(1)

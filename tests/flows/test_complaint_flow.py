@@ -139,3 +139,17 @@ def test_the_sweep_runs_through_prefect_with_its_artifacts(prefect_harness, sess
 
     keys = asyncio.run(artifacts())
     assert "complaint-sla-sweep" in keys and "complaint-sla-sweep-summary" in keys
+
+
+@pytest.mark.postgres
+def test_the_sweep_on_postgres_escalates_once_and_rearms(pg_session: Session) -> None:
+    cid = intake(pg_session).id
+    pg_session.commit()
+    first = complaint_sla_sweep_flow.fn(as_of=RECEIVED + timedelta(hours=24))
+    assert first["escalations"] == {"ack": 1} and first["warnings"] == {"ack": 2}
+    c = pg_session.get(Complaint, cid, populate_existing=True)
+    assert (c.state, c.ack_alert, c.version) == ("escalated", 3, 2)
+    # the next thing to act on is the feedback clock's 50 % mark (Mon 10:00 → end of Wed 10-14)
+    assert c.next_deadline_at is not None and c.next_deadline_at > RECEIVED + timedelta(hours=24)
+    pg_session.commit()
+    assert complaint_sla_sweep_flow.fn(as_of=RECEIVED + timedelta(hours=24))["messages"] == 0
