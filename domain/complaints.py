@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from domain import complaint_clocks as clocks
 from models import AuditEntry, Complaint
-from statemachines.complaint import conflicted, intake_problems
+from statemachines.complaint import conflicted, conflicted_with, intake_problems
 from statemachines.engine import CaseNotFound, Message, Rejected, StaleVersion, apply_event, queue_message
 
 if TYPE_CHECKING:
@@ -91,7 +91,8 @@ def open_complaint(
 
     ``source``: customer | misleading_sale (a revisit confirmed it) | post_claim (24 h response / 48 h
     solution, settings.claim_problem_*). The complainant is told the process and the expected reply time
-    (complaint_ack); an urgent complaint notifies the supervisor at once (emergency path).
+    (complaint_ack); an urgent complaint notifies the supervisor at once (emergency path). ``owner`` is the
+    person who took it in (首问责任人) — dropped when it is the person complained about (回避).
     """
     fields = {
         "channel": channel, "complainant_name": complainant_name, "content": content, "category": category,
@@ -108,7 +109,7 @@ def open_complaint(
         complainant_phone=complainant_phone or None, policy_no=policy_no or None, content=content,
         category=category, urgency=urgency, accused=accused or None, revisit_case_id=revisit_case_id,
         agent_code=agent_code or None, claim_no=claim_no or None, state="received",
-        owner=owner if owner and not conflicted_fields(accused, agent_code, owner) else None,
+        owner=owner if owner and not conflicted_with(owner, accused=accused, agent_code=agent_code) else None,
         received_at=now, reply_started_at=now,
         ack_due_at=clocks.ack_due(now, source, ctx.settings),
         feedback_due_at=clocks.feedback_due(now, source, ctx.settings, ctx.calendar),
@@ -139,15 +140,6 @@ def open_complaint(
             recipient=SUPERVISOR, key=f"complaint:{c.id}:urgent",
         ), kind="complaint", case_id=c.id, now=now)
     return c
-
-
-def conflicted_fields(accused: str | None, agent_code: str | None, person: str) -> bool:
-    return conflicted(_Fields(accused, agent_code), person)
-
-
-class _Fields:
-    def __init__(self, accused: str | None, agent_code: str | None) -> None:
-        self.accused, self.agent_code = accused, agent_code
 
 
 def register_complaint(session: Session, *, ctx: Ctx, handler: str | None, **fields: Any) -> Complaint:
@@ -278,8 +270,7 @@ def _changes(c: Complaint, event: str, body: dict[str, Any], ctx: Ctx) -> dict[s
         start = c.reply_started_at or c.received_at
         return {"extension_count": count, "reply_alert": 0, "reply_due_at": clocks.reply_due(start, c.source, count, s)}
     if event == "take_over":
-        marks = {"acknowledged_at": c.acknowledged_at or now}
-        return marks
+        return {"acknowledged_at": c.acknowledged_at or now}  # the supervisor's contact acknowledges it
     return {}
 
 

@@ -61,11 +61,13 @@ def _same_person(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and norm(str(a)) == norm(str(b))
 
 
-def conflicted(model: Any, person: str | None) -> bool:
+def conflicted_with(person: str | None, *, accused: str | None, agent_code: str | None) -> bool:
     """回避: the person complained about (or the agent of a misleading sale) may not own or handle it."""
-    return _same_person(getattr(model, "accused", None), person) or _same_person(
-        getattr(model, "agent_code", None), person
-    )
+    return _same_person(accused, person) or _same_person(agent_code, person)
+
+
+def conflicted(model: Any, person: str | None) -> bool:
+    return conflicted_with(person, accused=getattr(model, "accused", None), agent_code=getattr(model, "agent_code", None))
 
 
 def _loops(*states: State) -> Any:

@@ -238,3 +238,21 @@ def test_the_sweep_escalation_shows_in_the_api(client: TestClient, people: Any, 
     complaint_sla_sweep_flow.fn(as_of=sh(MON, 10) + timedelta(hours=24))
     got = client.get(f"/complaints/{cid}", headers=people["sue"]).json()
     assert (got["state"], got["escalated_to"]) == ("escalated", "supervisor:hq")
+
+
+def test_confirming_a_misleading_sale_over_http_opens_the_linked_complaint(
+    client: TestClient, people: Any, session: Session
+) -> None:
+    from tests.api.test_revisits_api import case_in
+
+    case = case_in(session, state="follow_up_call")
+    with clock(MON, 10):
+        resp = client.post(f"/revisits/{case.id}/events/confirm_misleading",
+                           json={"expected_version": case.version, "reason": "returns were promised"},
+                           headers=people["sue"])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["state"] == "misleading_confirmed"
+    items = client.get("/complaints?source=misleading_sale", headers=people["sue"]).json()["items"]
+    assert [(i["revisit_case_id"], i["agent_code"], i["owner"], i["state"]) for i in items] == [
+        (case.id, case.agent_code, None, "received")]
+    assert items[0]["received_at"] == z(sh(MON, 10))
