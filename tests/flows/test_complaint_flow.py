@@ -153,3 +153,20 @@ def test_the_sweep_on_postgres_escalates_once_and_rearms(pg_session: Session) ->
     assert c.next_deadline_at is not None and c.next_deadline_at > RECEIVED + timedelta(hours=24)
     pg_session.commit()
     assert complaint_sla_sweep_flow.fn(as_of=RECEIVED + timedelta(hours=24))["messages"] == 0
+
+
+def test_the_deployment_runs_every_10_minutes_in_shanghai_one_at_a_time() -> None:
+    import yaml
+
+    from flows.deployments import deployments
+
+    (dep,) = [d for d in deployments() if d.name == "complaint-sla-sweep"]
+    schedule = dep.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("*/10 * * * *", "Asia/Shanghai")
+    assert dep.concurrency_limit == 1 and dep.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+    assert dep.tags == ["complaint", "sweep"]
+    with open("prefect.yaml", encoding="utf-8") as fh:
+        (spec,) = [d for d in yaml.safe_load(fh)["deployments"] if d["name"] == "complaint-sla-sweep"]
+    assert spec["entrypoint"] == "flows/complaints.py:complaint_sla_sweep_flow"
+    assert spec["schedules"] == [{"cron": "*/10 * * * *", "timezone": "Asia/Shanghai"}]
+    assert spec["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
