@@ -12,7 +12,8 @@ from core.clock import local_date, start_of_day
 from domain import revisit_rules as rules
 from domain.revisits import Ctx
 from domain.work_orders import FIRST_GROUP, OPEN_STATES
-from models import RevisitCase, WorkOrder
+from models import Complaint, RevisitCase, WorkOrder
+from statemachines.complaint import OPEN_STATES as COMPLAINT_OPEN_STATES
 
 
 # what HQ calls: the phone rungs, and the follow-up call after the branch's explanation of a problem case
@@ -85,3 +86,30 @@ def next_work_order(session: Session, *, branch: str | None, ctx: Ctx) -> WorkOr
         else_=3,
     )
     return session.execute(stmt.order_by(group, WorkOrder.due_at, WorkOrder.id).limit(1)).scalars().first()
+
+
+def next_complaint(session: Session, *, handler: str, ctx: Ctx) -> Complaint | None:
+    """A complaint handler's next complaint: urgent first (emergency path), then the nearest due time.
+
+    Their own open complaints, a handover offered to them, or one nobody owns yet — never one about them
+    (回避). Reading it takes nothing: the handler takes it with the ``take`` event (or by acting on it).
+    """
+    stmt = (
+        select(Complaint)
+        .where(
+            Complaint.state.in_(COMPLAINT_OPEN_STATES),
+            or_(Complaint.owner == handler, Complaint.owner.is_(None), Complaint.pending_owner == handler),
+            or_(Complaint.accused.is_(None), Complaint.accused != handler),
+            or_(Complaint.agent_code.is_(None), Complaint.agent_code != handler),
+        )
+        .order_by(
+            sql_case((Complaint.urgency == "urgent", 0), else_=1),
+            sql_case((Complaint.next_due_at.is_(None), 1), else_=0),  # answered ones, no clock running: last
+            Complaint.next_due_at,
+            Complaint.id,
+        )
+        .limit(1)
+    )
+    found = session.execute(stmt).scalars().first()
+    session.commit()  # end the read: on SQLite an open transaction holds the write lock
+    return found

@@ -19,6 +19,7 @@ from core.clock import as_utc, local, local_date
 from core.settings import Settings
 from domain import classification as cl
 from domain import revisit_rules as rules
+from domain.complaints import open_complaint
 from domain.work_orders import OPEN_STATES as OPEN_ORDER_STATES
 from domain.work_orders import create_work_order, notice
 from models import CallAttempt, Policy, RevisitCase, WorkOrder
@@ -389,6 +390,9 @@ def send_event(
             if not reason:
                 raise Rejected("this event needs a 'reason'")
             escalate_to_letter(session, case, reason, ctx)
+        elif event == "confirm_misleading":
+            _send(session, case, event, ctx, payload=body)
+            _open_misleading_sale_complaint(session, case, policy, str(body.get("reason") or ""), ctx)
         elif event == "cancel":
             _send(session, case, event, ctx, payload=body, changes={"closed_at": ctx.now, "next_deadline_at": None})
             _cancel_open_orders(session, case, f"the revisit was cancelled: {body.get('reason')}", ctx)
@@ -399,6 +403,16 @@ def send_event(
     except BaseException:
         session.rollback()
         raise
+
+
+def _open_misleading_sale_complaint(session: Session, case: RevisitCase, policy: Policy, reason: str, ctx: Ctx) -> None:
+    """销售误导 confirmed: a complaint/quality case linked to the revisit and the agent, in this transaction."""
+    open_complaint(
+        session, ctx=ctx, source="misleading_sale", channel="revisit",
+        complainant_name=policy.holder_name or case.policy_no, complainant_phone=policy.holder_phone,
+        content=f"misleading sale confirmed by revisit {case.id}: {reason}", category="sales_misleading",
+        policy_no=case.policy_no, revisit_case_id=case.id, agent_code=case.agent_code, accused=case.agent_code,
+    )
 
 
 def _cancel_open_orders(session: Session, case: RevisitCase, reason: str, ctx: Ctx) -> None:

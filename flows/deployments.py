@@ -8,6 +8,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
+from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.sweep import revisit_sweep_flow
 
@@ -42,5 +43,12 @@ def deployments() -> list[Any]:
             tags=["revisit", "sweep", "escalation"],
             description="Every 10 min: attempt windows, work-order deadlines, cooling-off near/expired, escalations "
             "(SPEC §2.3, §2.7, §2.8, §5).",
+        ),
+        complaint_sla_sweep_flow.to_deployment(
+            name="complaint-sla-sweep",
+            schedules=[Cron("*/10 * * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["complaint", "sweep"],
+            description="Every 10 min: complaint acknowledgement / feedback / 15-30-day limits; escalations (SPEC §2.12).",
         ),
     ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flows.callbacks import callback_dispatch_flow
+from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.sweep import revisit_sweep_flow
 
@@ -13,4 +14,5 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "intake-new-contracts": intake_new_contracts_flow,
     "callback-dispatch": callback_dispatch_flow,
     "revisit-sweep": revisit_sweep_flow,
+    "complaint-sla-sweep": complaint_sla_sweep_flow,
 }

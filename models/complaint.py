@@ -46,6 +46,18 @@ class Complaint(SQLModel, table=True):
     reopen_count: int = 0
     extension_count: int = 0
     escalated_to: str | None = None
+    escalated_at: datetime | None = utc_field()
+    # when the complainant was last told of progress; the 2-working-day feedback clock stops at the first
+    feedback_given_at: datetime | None = utc_field()
+    # the reply clock runs from receipt, or from the latest reopening (a dissatisfied complainant's new round)
+    reply_started_at: datetime | None = utc_field()
+    # how many thresholds of each clock were acted on: 1 = 50 % warned, 2 = 75 % warned, 3 = escalated at 100 %
+    # (settings.complaint_warning_fractions + the deadline); a warning is never sent twice for one due time
+    ack_alert: int = 0
+    feedback_alert: int = 0
+    reply_alert: int = 0
+    # the earliest due time of a running clock (queue order, ``overdue``); next_deadline_at is the sweep's
+    next_due_at: datetime | None = utc_field(index=True)
     details: dict[str, Any] = json_field(dict)
 
     version: int = 1

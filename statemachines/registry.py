@@ -49,9 +49,11 @@ def machines() -> dict[str, type[CaseMachine]]:
 def _ensure_loaded() -> None:
     if _KINDS:
         return
-    from models import RevisitCase, WorkOrder
+    from models import Complaint, RevisitCase, WorkOrder
+    from statemachines.complaint import ComplaintMachine
     from statemachines.revisit import RevisitMachine
     from statemachines.work_order import WorkOrderMachine
 
     register("revisit", RevisitCase, RevisitMachine)
     register("work_order", WorkOrder, WorkOrderMachine)
+    register("complaint", Complaint, ComplaintMachine)
