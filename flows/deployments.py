@@ -9,6 +9,7 @@ from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
 from flows.intake import intake_new_contracts_flow
+from flows.reports import monthly_report_flow
 
 TZ = "Asia/Shanghai"
 
@@ -33,5 +34,12 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["revisit", "queue"],
             description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
+        ),
+        monthly_report_flow.to_deployment(
+            name="monthly-report",
+            schedules=[Cron("0 7 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["reports", "quality"],
+            description="Daily 07:00, acts on the first working day: last month's report and agent warnings (SPEC §2.10, §2.14).",
         ),
     ]

@@ -7,8 +7,10 @@ from typing import Any
 
 from flows.callbacks import callback_dispatch_flow
 from flows.intake import intake_new_contracts_flow
+from flows.reports import monthly_report_flow
 
 FLOWS: dict[str, Callable[..., Any]] = {
     "intake-new-contracts": intake_new_contracts_flow,
     "callback-dispatch": callback_dispatch_flow,
+    "monthly-report": monthly_report_flow,
 }
