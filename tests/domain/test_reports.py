@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
@@ -309,8 +310,6 @@ def test_rerun_is_idempotent_and_a_corrected_history_makes_a_new_version(session
 
 
 def test_explicit_month_must_have_ended(session: Session) -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="has not ended"):
         monthly_report_flow.fn(as_of=sh(date(2026, 9, 30), 23), month="2026-09")
     with pytest.raises(ValueError, match="YYYY-MM"):
@@ -338,3 +337,11 @@ def test_annual_report_comes_with_december(session: Session) -> None:
     assert [p["month"] for p in f["work_orders"]["trend"]][0] == "2026-01" and len(f["work_orders"]["trend"]) == 12
     assert f["work_orders"]["due"] == 10  # 7 in September, 1 in July, 1 in August, 1 in October
     assert f["agent_warnings"] == {"issued": 2, "agents": ["A2", "B1"], "investigations": []}  # September's
+
+
+@pytest.mark.postgres
+def test_same_figures_on_postgresql(pg_session: Session) -> None:
+    build_september(pg_session)
+    monthly_report_flow.fn(as_of=sh(date(2026, 10, 8), 7))
+    row = _report(pg_session, "2026-09")
+    assert row is not None and row.figures == EXPECTED
