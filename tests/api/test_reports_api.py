@@ -100,3 +100,15 @@ def test_quality_lists(session: Session, client: TestClient, auth) -> None:  # t
     }
     assert client.get("/quality/penalties", params={"month": "2026-10"}, headers=headers).json()["total"] == 0
     assert_problem(client.get("/quality/penalties", params={"month": "10/2026"}, headers=headers), 422)
+
+
+def test_annual_report_after_december(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    headers = auth("auditor")
+    assert_problem(client.get("/reports/annual", params={"year": 2025}, headers=headers), 404)
+    monthly_report_flow.fn(as_of=sh(date(2026, 1, 4), 7))  # first working day of 2026: December 2025 and the year
+    body = client.get("/reports/annual", params={"year": 2025}, headers=headers).json()
+    assert (body["month"], body["kind"], body["period_start"], body["period_end"]) == (
+        "2025", "annual", "2025-01-01", "2025-12-31",
+    )
+    assert body["required"] == 0 and body["success_rate"] is None  # nothing required: no rate, not 0 %
+    assert client.get("/reports/monthly", params={"month": "2025-12"}, headers=headers).json()["kind"] == "monthly"
