@@ -6,7 +6,8 @@ Definitions (the spec leaves them to us; traced to seeds 002 第二十二条/第
   *as at the end of the period* (audit rows with ``at`` before the first instant of the next month), so a
   re-run months later gives the same figures unless history was corrected.
 * **Required (应访件数)**: new-contract revisits whose due date (清单抽取日) falls in the period, except
-  those cancelled (policy surrendered / cancelled before the revisit: nothing left to revisit).
+  those cancelled (policy surrendered / cancelled: nothing left to revisit) before the cut-off — read from
+  the audit trail, so a case cancelled after the period still counts when the month is re-run later.
 * **HQ success (总公司集中回访成功)**: the case reached ``closed_success`` by the cut-off through HQ's phone —
   events ``close`` (standard), ``remark_recorded`` (sub-standard) or ``follow_up_understood`` (the problem
   case's follow-up call). **Branch follow-up success (分公司后续回访成功)**: reached ``closed_success`` through
@@ -102,12 +103,21 @@ def _closed(target: str, end: datetime) -> Any:
 
 
 def cohort_filter(first: date, months: int) -> Any:
-    """The required revisits of the period (应访件数)."""
+    """The required revisits of the period (应访件数): due in it, and not cancelled before its end."""
+    _, end = bounds(first, months)
+    cancelled = exists(
+        select(AuditEntry.id).where(
+            AuditEntry.case_kind == "revisit",
+            AuditEntry.case_id == RevisitCase.id,
+            AuditEntry.target == "cancelled",
+            AuditEntry.at < end,
+        )
+    )
     return and_(
         RevisitCase.kind == "new_contract",
         RevisitCase.due_date >= first,
         RevisitCase.due_date < add_months(first, months),
-        RevisitCase.state != "cancelled",
+        ~cancelled,
     )
 
 

@@ -40,17 +40,20 @@ def _summary_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"figure": k, "value": v} for k, v in rows]
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} %"
+
+
 def _markdown(figures: dict[str, Any], html_name: str) -> str:
-    rate = figures["success_rate"]
     lines = [
         f"# {'Annual' if figures['kind'] == 'annual' else 'Monthly'} report {figures['month']}",
         "",
-        f"**Success rate {rate if rate is not None else 'n/a'} %** = ({figures['hq_successes']} HQ + "
+        f"**Success rate {_pct(figures['success_rate'])}** = ({figures['hq_successes']} HQ + "
         f"{figures['branch_successes']} branch follow-up) / {figures['required']} required.",
         "",
-        "| branch | required | HQ | branch | rate % |",
+        "| branch | required | HQ | branch | rate |",
         "|---|---|---|---|---|",
-        *(f"| {r['branch']} | {r['required']} | {r['hq_successes']} | {r['branch_successes']} | {r['success_rate']} |"
+        *(f"| {r['branch']} | {r['required']} | {r['hq_successes']} | {r['branch_successes']} | {_pct(r['success_rate'])} |"
           for r in figures["by_branch"]),
         "",
         f"Top complaint root causes: {', '.join(figures['complaints']['top_root_causes']) or 'none'}. "

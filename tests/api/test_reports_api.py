@@ -88,7 +88,7 @@ def test_quality_lists(session: Session, client: TestClient, auth) -> None:  # t
     agents = client.get("/quality/agents", params={"month": "2026-09"}, headers=headers).json()
     assert agents["total"] == 3 and agents["threshold"] == 80.0
     assert [(i["agent_code"], i["success_rate"], i["warned"]) for i in agents["items"]] == [
-        ("A2", 0.0, True), ("B1", 25.0, True), ("A1", 100.0, False),
+        ("A2", 0.0, True), ("B1", 20.0, True), ("A1", 100.0, False),
     ]
     below = client.get("/quality/agents", params={"month": "2026-09", "below": "true"}, headers=headers).json()
     assert below["total"] == 2

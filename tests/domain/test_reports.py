@@ -58,7 +58,7 @@ def revisit(session: Session, *, branch: str, channel: str, agent: str, due: dat
 
 
 def build_september(session: Session) -> dict[str, RevisitCase]:
-    """11 required revisits, 7 work orders due, 5 complaints — each figure below is derived in a comment."""
+    """12 required revisits, 7 work orders due, 5 complaints — each figure below is derived in a comment."""
     d = lambda n: date(2026, 9, n)  # noqa: E731
     c: dict[str, RevisitCase] = {}
     # SH01 / agency / agent A1: four HQ successes (standard, standard-late, sub-standard, problem follow-up)
@@ -91,6 +91,10 @@ def build_september(session: Session) -> dict[str, RevisitCase]:
                        cls="verification")
     # not required in September: cancelled, due in August / October (closed in September), a claim revisit
     c["x_cancelled"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(12), state="cancelled")
+    audit(session, "revisit", c["x_cancelled"].id, "cancel", "cancelled", sh(d(14)), source="calling")
+    # cancelled only after the month ended (surrendered 10-05): still required, and open, as at 09-30
+    c["c15"] = revisit(session, branch="SH02", channel="telesales", agent="B1", due=d(21), state="cancelled")
+    audit(session, "revisit", c["c15"].id, "cancel", "cancelled", sh(date(2026, 10, 5)), source="calling")
     c["x_august"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=date(2026, 8, 31),
                             state="closed_success", cls="standard", closed_by="close", closed_at=sh(d(2)))
     c["x_october"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=date(2026, 10, 1),
@@ -148,32 +152,32 @@ EXPECTED: dict[str, Any] = {
     "kind": "monthly",
     "period_start": "2026-09-01",
     "period_end": "2026-09-30",
-    # c1 c2 c3 c4 c5 c6 c7 c8 c9 c13 c14
-    "required": 11,
+    # c1 c2 c3 c4 c5 c6 c7 c8 c9 c13 c14 c15
+    "required": 12,
     "hq_successes": 5,  # c1 close, c2 close, c3 remark, c4 follow-up, c13 remark (at 23:59:59.999999 on 09-30)
     "branch_successes": 1,  # c5 letter; c6's letter success came on 10-03, after the cut-off
     "successes": 6,
-    "success_rate": 54.55,  # (5 + 1) / 11 × 100 = 54.5454…
+    "success_rate": 50.0,  # (5 + 1) / 12 × 100
     "within_cooling_off": 4,  # 6 successes − 2 late
-    "within_cooling_off_share": 36.36,  # 4 / 11
+    "within_cooling_off_share": 33.33,  # 4 / 12
     "late": 2,  # c2, c13
     "failed": 1,  # c7
-    "open": 4,  # c6, c8, c9, c14
+    "open": 5,  # c6, c8, c9, c14, c15
     "by_branch": [
         {"branch": "SH01", "required": 7, "hq_successes": 4, "branch_successes": 0, "success_rate": 57.14},
-        {"branch": "SH02", "required": 4, "hq_successes": 1, "branch_successes": 1, "success_rate": 50.0},
+        {"branch": "SH02", "required": 5, "hq_successes": 1, "branch_successes": 1, "success_rate": 40.0},
     ],
     "by_channel": [
         {"channel": "agency", "required": 6, "hq_successes": 4, "branch_successes": 0, "success_rate": 66.67},
         {"channel": "bancassurance", "required": 3, "hq_successes": 0, "branch_successes": 1, "success_rate": 33.33},
-        {"channel": "telesales", "required": 2, "hq_successes": 1, "branch_successes": 0, "success_rate": 50.0},
+        {"channel": "telesales", "required": 3, "hq_successes": 1, "branch_successes": 0, "success_rate": 33.33},
     ],
     "classes": {
         "standard": 2,
         "substandard": 2,
         "problem": 2,
         "verification": 4,
-        "unclassified": 1,
+        "unclassified": 2,
         "sub_types": {
             "substandard": {"unclear_coverage": 2, "unclear_cooling_off_surrender": 1},
             "problem": {"unclear_payment_term": 1, "unclear_returns": 1},
@@ -206,7 +210,7 @@ EXPECTED: dict[str, Any] = {
         "root_causes": [{"root_cause": "people", "count": 2}, {"root_cause": "process", "count": 1}],
         "top_root_causes": ["people", "process"],
     },
-    # A1: 4 / 4 = 100 %; A2: 0 / 3; B1: 1 / 4 = 25 % (HQ phone successes only)
+    # A1: 4 / 4 = 100 %; A2: 0 / 3; B1: 1 / 5 = 20 % (HQ phone successes only)
     "agent_warnings": {"issued": 2, "agents": ["A2", "B1"], "investigations": []},
 }
 
@@ -226,7 +230,7 @@ def test_first_working_day_rule_and_every_figure(session: Session) -> None:
     assert _report(session, "2026-09") is None
     # 10-08, the first working day: September's report
     result = monthly_report_flow.fn(as_of=sh(date(2026, 10, 8), 7))
-    assert result["acted"] is True and result["month"] == "2026-09" and result["success_rate"] == 54.55
+    assert result["acted"] is True and result["month"] == "2026-09" and result["success_rate"] == 50.0
     row = _report(session, "2026-09")
     assert row is not None and row.figures == EXPECTED
     assert row.produced_at == sh(date(2026, 10, 8), 7)
@@ -250,7 +254,7 @@ def test_agent_warnings_go_out_once(session: Session) -> None:
     assert set(by_agent) == {"agent:A2", "agent:B1"}
     msg = by_agent["agent:B1"]
     assert msg.channel == "sms" and msg.dedupe_key == "agent_warning:B1:2026-09"
-    assert msg.context == {"agent_code": "B1", "agent_name": "王强", "month": "2026-09", "success_rate": 25.0,
+    assert msg.context == {"agent_code": "B1", "agent_name": "王强", "month": "2026-09", "success_rate": 20.0,
                            "threshold": 80.0}
 
 
@@ -267,15 +271,15 @@ def test_html_report_has_its_charts_with_the_figures(session: Session) -> None:
     assert row is not None and row.html_path
     html = Path(row.html_path).read_text(encoding="utf-8")
     assert Path(row.html_path).name == "2026-09.html"
-    assert _chart(html, "chart-success-by-branch") == [("SH01", "57.14"), ("SH02", "50.00")]
+    assert _chart(html, "chart-success-by-branch") == [("SH01", "57.14"), ("SH02", "40.00")]
     assert _chart(html, "chart-class-mix") == [
-        ("standard", "2"), ("substandard", "2"), ("problem", "2"), ("verification", "4"), ("unclassified", "1"),
+        ("standard", "2"), ("substandard", "2"), ("problem", "2"), ("verification", "4"), ("unclassified", "2"),
     ]
     assert _chart(html, "chart-on-time-trend") == [
         ("2026-04", "n/a"), ("2026-05", "n/a"), ("2026-06", "n/a"),
         ("2026-07", "0.00"), ("2026-08", "100.00"), ("2026-09", "28.57"),
     ]
-    assert "54.55 %" in html and "<title>SH01: 57.14 %</title>" in html
+    assert "50.00 %" in html and "<title>SH01: 57.14 %</title>" in html
 
 
 def _counts(session: Session) -> tuple[int, int]:
@@ -298,7 +302,7 @@ def test_rerun_is_idempotent_and_a_corrected_history_makes_a_new_version(session
     audit(session, "revisit", cases["c9"].id, "close", "closed_success", sh(date(2026, 9, 30), 15))
     session.commit()
     result = monthly_report_flow.fn(as_of=sh(date(2026, 11, 20), 9), month="2026-09")
-    assert result["changed"] is True and result["version"] == 2 and result["success_rate"] == 63.64  # 7 / 11
+    assert result["changed"] is True and result["version"] == 2 and result["success_rate"] == 58.33  # 7 / 12
     row = _report(session, "2026-09")
     assert row is not None and row.version == 2 and row.figures["hq_successes"] == 6
     events = session.execute(
@@ -330,8 +334,9 @@ def test_annual_report_comes_with_december(session: Session) -> None:
     annual = _report(session, "2026")
     assert annual is not None and annual.kind == "annual"
     f = annual.figures
-    # January–December: September's 11 + x_august + x_october + December's; successes add x_august and December's
-    # HQ closes, and c6's letter success of 10-03 now falls inside the period: (7 + 2) / 14 = 64.2857…
+    # January–December: September's 11 (c15 was cancelled in October, inside the year) + x_august + x_october +
+    # December's; HQ adds x_august's and December's closes, and c6's letter success of 10-03 now falls inside
+    # the period: (7 + 2) / 14 = 64.2857…
     assert (f["period_start"], f["period_end"]) == ("2026-01-01", "2026-12-31")
     assert (f["required"], f["hq_successes"], f["branch_successes"], f["success_rate"]) == (14, 7, 2, 64.29)
     assert [p["month"] for p in f["work_orders"]["trend"]][0] == "2026-01" and len(f["work_orders"]["trend"]) == 12

@@ -45,7 +45,7 @@ def test_monthly_report_runs_through_prefect_with_artifacts(prefect_harness, ses
 
     build_september(session)
     result = monthly_report_flow(as_of=sh(date(2026, 10, 8), 7))
-    assert result["acted"] is True and result["success_rate"] == 54.55
+    assert result["acted"] is True and result["success_rate"] == 50.0
     row = session.execute(select(AuditEntry).where(AuditEntry.case_kind == "report")).scalars().one()
     assert row.flow_run_id  # the run id reaches the report's audit row
     session.rollback()
@@ -59,4 +59,6 @@ def test_monthly_report_runs_through_prefect_with_artifacts(prefect_harness, ses
     found = asyncio.run(artifacts())
     assert found["monthly-report-2026-09"]["type"] == "table"
     assert found["monthly-report-2026-09-summary"]["type"] == "markdown"
-    assert "54.55" in found["monthly-report-2026-09-summary"]["data"]
+    summary = found["monthly-report-2026-09-summary"]["data"]
+    assert "**Success rate 50.00 %** = (5 HQ + 1 branch follow-up) / 12 required" in summary
+    assert "| SH02 | 5 | 1 | 1 | 40.00 % |" in summary
