@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import complaints, policies, queue, revisits, system, work_orders
+from api.routes import complaints, policies, queue, reports, revisits, system, work_orders
 
 
 def create_app() -> FastAPI:
@@ -21,6 +21,7 @@ def create_app() -> FastAPI:
     app.include_router(work_orders.router)
     app.include_router(complaints.router)
     app.include_router(queue.router)
+    app.include_router(reports.router)
     return app
 
 

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     agent_warning_success_rate: float = 80.0  # SPEC §2.10: below 80 % → warning SMS
     agent_investigation_months: int = 3  # SPEC §2.10: three months running → 契约调查
 
+    # --- §2.14 reports and §2.10 agent quality (issue 8) -------------------------------------------
+    report_rate_decimals: int = 2  # SPEC §4.1: success_rate is a percentage with two decimals
+    report_trend_months: int = 6  # issue 8: the on-time trend chart covers the last 6 months
+    report_top_root_causes: int = 3  # SPEC §2.14 "top root causes": how many the summary names
+    report_annual_month: int = 12  # SPEC §2.14 / seeds 第二十二条 (二) 年报: 每年12月底 — produced with December's report
+
     # --- §2.11 claims (理赔回访) -----------------------------------------------------------------
     claim_revisit_due_workdays: int = 5  # SPEC §2.11
     claim_large_amount_cny: int = 100_000  # SPEC §2.11 (configured threshold for a claim adviser)

@@ -197,11 +197,14 @@ DETAIL_PROXY_SIGNATURE = "proxy_signature"
 DETAIL_EXPLANATION_NEEDED = "explanation_needed"
 DETAIL_NEW_ADDRESS = "new_address"
 DETAIL_DATA_MISMATCH = "data_mismatch"
+DETAIL_PROXY_SIGNED_BY = "proxy_signed_by"  # who signed for the customer: the penalty rule depends on it (SPEC §2.10)
+PROXY_SIGNED_BY: tuple[str, ...] = ("customer_side", "agent")  # 客户方代签 / 代理人代签
 DETAIL_KEYS: tuple[str, ...] = (
     DETAIL_PROXY_SIGNATURE,
     DETAIL_EXPLANATION_NEEDED,
     DETAIL_NEW_ADDRESS,
     DETAIL_DATA_MISMATCH,
+    DETAIL_PROXY_SIGNED_BY,
 )
 
 
@@ -232,6 +235,7 @@ class Classification:
     new_address: str | None = None
     not_policyholder: bool = False
     proxy_signature: tuple[str, ...] = ()
+    proxy_signed_by: str | None = None  # proxy-signature problems only, when the call said: customer_side | agent
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -253,6 +257,7 @@ class _Details:
     explanation_needed: bool = False
     new_address: str | None = None
     data_mismatch: bool = False
+    proxy_signed_by: str | None = None
 
 
 def _flag(details: Mapping[str, Any], key: str) -> bool:
@@ -295,8 +300,15 @@ def _parse_details(details: Mapping[str, Any] | None, answers: Mapping[str, str]
             )
         new_address = new_address.strip()
 
+    signed_by = details.get(DETAIL_PROXY_SIGNED_BY)
+    if signed_by is not None and signed_by not in PROXY_SIGNED_BY:
+        raise ValueError(
+            f"details[{DETAIL_PROXY_SIGNED_BY!r}] must be one of {', '.join(PROXY_SIGNED_BY)}, not {signed_by!r}"
+        )
+
     return _Details(
         proxy_signature=proxy,
+        proxy_signed_by=signed_by,
         explanation_needed=_flag(details, DETAIL_EXPLANATION_NEEDED),
         new_address=new_address,
         data_mismatch=_flag(details, DETAIL_DATA_MISMATCH),
@@ -368,6 +380,7 @@ def classify(
             sub_types=_sub_types(failed, product_type),
             problem_category=PROXY_SIGNATURE,
             proxy_signature=extra.proxy_signature,
+            proxy_signed_by=extra.proxy_signed_by,
             **address,
         )
     if not_received:

@@ -20,6 +20,7 @@ from core.settings import Settings
 from domain import classification as cl
 from domain import revisit_rules as rules
 from domain.complaints import open_complaint
+from domain.penalties import record_proxy_signature_penalties, release_commission_hold
 from domain.work_orders import OPEN_STATES as OPEN_ORDER_STATES
 from domain.work_orders import create_work_order, notice
 from models import CallAttempt, Policy, RevisitCase, WorkOrder
@@ -253,9 +254,17 @@ def _classified(
         payload["problem_category"] = verdict.problem_category
         if verdict.proxy_signature:
             payload["proxy_signature"] = list(verdict.proxy_signature)
+            payload["proxy_signed_by"] = verdict.proxy_signed_by
         _send(session, case, "classify_problem", ctx, payload=payload, changes=common)
         kind = "resign" if verdict.problem_category == cl.PROXY_SIGNATURE else "problem"
-        _issue(session, case, kind, ctx)
+        order = _issue(session, case, kind, ctx)
+        if verdict.problem_category == cl.PROXY_SIGNATURE:
+            # the policyholder confirmed on the recorded call that someone else signed: the point of
+            # confirmation for the penalties of SPEC §2.10 (the re-signing order just issued is theirs)
+            record_proxy_signature_penalties(
+                session, ctx=ctx, case=case, case_kind="revisit",
+                signed_by=verdict.proxy_signed_by or "customer_side", resign_order=order,
+            )
 
 
 def _success(session: Session, case: RevisitCase, policy: Policy, event: str, ctx: Ctx) -> None:
@@ -501,6 +510,8 @@ def _order_accepted(session: Session, order: WorkOrder, ctx: Ctx) -> None:
                 },
             )
     elif order.kind in ("problem", "resign"):
+        if order.kind == "resign":
+            release_commission_hold(session, order=order, now=ctx.now)  # re-signed: commission paid out again
         if case.state in ("problem", "second_communication"):
             _send(session, case, "explanation_recorded", ctx, payload={"work_order_id": order.id},
                   changes={"next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings)})

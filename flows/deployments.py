@@ -11,6 +11,7 @@ from flows.callbacks import callback_dispatch_flow
 from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.sweep import revisit_sweep_flow
+from flows.reports import monthly_report_flow
 
 TZ = "Asia/Shanghai"
 
@@ -50,5 +51,12 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["complaint", "sweep"],
             description="Every 10 min: complaint acknowledgement / feedback / 15-30-day limits; escalations (SPEC §2.12).",
+        ),
+        monthly_report_flow.to_deployment(
+            name="monthly-report",
+            schedules=[Cron("0 7 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["reports", "quality"],
+            description="Daily 07:00, acts on the first working day: last month's report and agent warnings (SPEC §2.10, §2.14).",
         ),
     ]

@@ -9,10 +9,12 @@ from flows.callbacks import callback_dispatch_flow
 from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.sweep import revisit_sweep_flow
+from flows.reports import monthly_report_flow
 
 FLOWS: dict[str, Callable[..., Any]] = {
     "intake-new-contracts": intake_new_contracts_flow,
     "callback-dispatch": callback_dispatch_flow,
     "revisit-sweep": revisit_sweep_flow,
     "complaint-sla-sweep": complaint_sla_sweep_flow,
+    "monthly-report": monthly_report_flow,
 }

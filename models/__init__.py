@@ -5,6 +5,7 @@ from models.calendar import CalendarDay, CalendarYear
 from models.complaint import Complaint
 from models.idempotency import IdempotencyRecord
 from models.policy import Policy
+from models.quality import AgentMonth, MonthlyReport, Penalty, ProxySignatureFinding
 from models.reference import ROLES, Agent, Branch, User
 from models.revisit import CallAttempt, RevisitCase, WorkOrder
 
@@ -16,6 +17,10 @@ __all__ = [
     "Complaint",
     "IdempotencyRecord",
     "Policy",
+    "AgentMonth",
+    "MonthlyReport",
+    "Penalty",
+    "ProxySignatureFinding",
     "ROLES",
     "Agent",
     "Branch",
