@@ -8,7 +8,9 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
+from flows.care import customer_care_flow
 from flows.intake import intake_new_contracts_flow
+from flows.notifications import send_notifications_flow
 
 TZ = "Asia/Shanghai"
 
@@ -33,5 +35,19 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["revisit", "queue"],
             description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
+        ),
+        send_notifications_flow.to_deployment(
+            name="send-notifications",
+            schedules=[Cron("* * * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["notifications"],
+            description="Every minute: send the outbox with retries, backoff and per-channel rate limits (SPEC §6).",
+        ),
+        customer_care_flow.to_deployment(
+            name="customer-care",
+            schedules=[Cron("0 8 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["notifications", "care"],
+            description="Daily 08:00: birthday and festival greetings, once per customer and year (SPEC §5).",
         ),
     ]

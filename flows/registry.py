@@ -6,9 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flows.callbacks import callback_dispatch_flow
+from flows.care import customer_care_flow
 from flows.intake import intake_new_contracts_flow
+from flows.notifications import send_notifications_flow
 
 FLOWS: dict[str, Callable[..., Any]] = {
     "intake-new-contracts": intake_new_contracts_flow,
     "callback-dispatch": callback_dispatch_flow,
+    "send-notifications": send_notifications_flow,
+    "customer-care": customer_care_flow,
 }
