@@ -269,3 +269,14 @@ def failed_messages(session: Session, *, limit: int = 100) -> list[OutboxMessage
             select(OutboxMessage).where(OutboxMessage.state == "failed").order_by(OutboxMessage.id.desc()).limit(limit)
         ).scalars()
     )
+
+
+def requeue(session: Session, *, outbox_id: int, now: datetime) -> bool:
+    """Send a failed message again from scratch (an operator fixed its cause); commits."""
+    moved = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.state == "failed")
+        .values(state="pending", attempts=0, next_try_at=now, claimed_until=None)
+    ).rowcount
+    session.commit()
+    return bool(moved)

@@ -152,3 +152,16 @@ def test_every_festival_day_lies_in_the_official_holiday_of_its_name() -> None:
         assert on_holiday and name == names[festival.key], festival
         checked += 1
     assert checked >= 6
+
+
+def test_opt_out_from_the_command_line(session: Session, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli import main
+
+    p = make_policy(session, holder_birth_date=date(1980, 9, 29), holder_id_number="A1")
+    session.commit()
+    assert main(["customers", "opt-out", p.policy_no]) == 0
+    assert "opted out of greetings (1 policies)" in capsys.readouterr().out
+    assert _run(session, date(2026, 9, 29)) == {"birthday": 0}
+    assert main(["customers", "opt-out", "NOPE"]) == 2
+    assert main(["customers", "opt-out", p.policy_no, "--undo"]) == 0
+    assert _run(session, date(2026, 9, 29)) == {"birthday": 1}

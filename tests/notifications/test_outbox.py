@@ -209,3 +209,21 @@ def test_a_sender_killed_between_sent_and_marked_sent_neither_loses_nor_doubles(
     r = row(session, oid)
     assert r.state == "sent" and r.delivery_ref == str(folder / f"{oid}.txt")
     assert row(session, unrenderable).state == "failed"
+
+
+def test_a_failed_message_is_listed_and_can_be_queued_again(session: Session, recording: Recording,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli import main
+
+    recording.fail = PermanentChannelError("blocked number")
+    oid = queue(session)
+    drain(as_of=T0, settings=get_settings())
+    assert main(["outbox", "failed"]) == 0
+    assert f"{oid}\tsms\tcomplaint_progress\tphone:13800000001\tattempts=1\tpermanent: blocked number" in capsys.readouterr().out
+    assert main(["outbox", "retry", str(oid)]) == 0
+    assert main(["outbox", "retry", str(oid)]) == 2  # no longer failed
+    recording.fail = None
+    from core.clock import now  # the CLI queues it again for the moment it runs
+
+    assert drain(as_of=now(), settings=get_settings()).total("sent") == 1
+    assert row(session, oid).attempts == 1
