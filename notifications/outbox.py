@@ -167,7 +167,7 @@ def prepare(session: Session, row: OutboxMessage, *, settings: Settings) -> Prep
             address=item.address, settings=settings,
         )
         item.rendered = render(row.template, row.channel, context)
-    except (UnresolvableRecipient, MissingData, TemplateError, ValueError, KeyError) as exc:
+    except (UnresolvableRecipient, MissingData, TemplateError, ValueError, KeyError, TypeError) as exc:
         item.error = f"{exc.__class__.__name__}: {exc}"
     return item
 

@@ -209,3 +209,16 @@ def test_letter_escapes_html_in_customer_data(session: Session) -> None:
     assert "<script>" not in html and "<b>路" not in html
     assert "A &amp; B &lt;b&gt;路&lt;/b&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_letter_golden_page() -> None:
+    """The whole printable page for a universal regular-premium policy, as reviewed (golden/)."""
+    import json
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    context = json.loads((golden / "revisit_letter.context.json").read_text(encoding="utf-8"))
+    rendered = render("revisit_letter", "letter", context)
+    assert rendered.body == (golden / "revisit_letter.letter.html").read_text(encoding="utf-8")
+    with pytest.raises(UndefinedError, match="return_address"):
+        render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "return_address"})
