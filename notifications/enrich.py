@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from domain.questionnaire import items_for, question_text
 from models import Policy, RevisitCase
-from notifications.recipients import Address, label, parse
+from notifications.recipients import Address, label
 
 PRODUCT_TYPES_ZH = {"traditional": "传统型", "participating": "分红型", "universal": "万能型", "investment_linked": "投资连结型"}
 PAYMENT_MODES_ZH = {"single": "趸交", "annual": "年交", "semiannual": "半年交", "quarterly": "季交", "monthly": "月交"}
@@ -61,4 +61,4 @@ def _letter(session: Session, *, context: dict[str, Any], settings: Settings) ->
     }
 
 
-__all__ = ["enrich", "MissingData", "parse"]
+__all__ = ["enrich", "MissingData"]

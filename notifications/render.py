@@ -107,7 +107,10 @@ def environment() -> Environment:
 def template_file(template: str, channel: str) -> str:
     """The file that renders ``template`` on ``channel`` (HTML first, then plain text)."""
     env = environment()
-    for name in (f"{template}.{channel}.html.j2", f"{template}.{channel}.j2"):
+    # an internal notice is an e-mail to staff: e-mail falls back to the internal text
+    channels = (channel, "internal") if channel == "email" else (channel,)
+    names = [f"{template}.{ch}{ext}" for ch in channels for ext in (".html.j2", ".j2")]
+    for name in names:
         try:
             env.get_template(name)
             return name

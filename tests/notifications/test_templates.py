@@ -222,3 +222,13 @@ def test_letter_golden_page() -> None:
     assert rendered.body == (golden / "revisit_letter.letter.html").read_text(encoding="utf-8")
     with pytest.raises(UndefinedError, match="return_address"):
         render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "return_address"})
+
+
+def test_email_uses_the_internal_text_and_an_unknown_channel_has_no_template() -> None:
+    from jinja2 import TemplateNotFound
+
+    context, subject, body = GOLDEN[("revisit_late", "internal")]
+    rendered = render("revisit_late", "email", {**BASE, **context})
+    assert (rendered.subject, rendered.body) == (subject, body + "\n")
+    with pytest.raises(TemplateNotFound):
+        render("revisit_late", "sms", {**BASE, **context})
