@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
     # --- §6 notifications: sending (issue 6) ----------------------------------------------------------
     # SPEC §6 names no figures; these are operating choices of the service centre, changeable per site.
-    outbox_claim_seconds: int = 300  # a claimed row is held this long; a sender that died releases it after
+    outbox_claim_seconds: int = 300  # a claimed row is held this long; a sender that died releases it after (keep it above the time one batch takes to send)
     outbox_backoff_seconds: int = 60  # first retry after a transient channel error; doubles each attempt
     outbox_backoff_max_seconds: int = 3600  # the doubling stops at one hour
     # channel name (as producers queue it) → transport: file (default, writes under outbox_folder and the

@@ -72,14 +72,18 @@ def _customers(rows: Iterable[Any]) -> Iterator[Any]:
 
 def _queue(session: Session, rows: Iterable[Any], *, occasion: str, year: int, context: dict[str, Any],
            template: str, now: datetime, batch_size: int) -> int:
-    queued, batch = 0, []
+    queued, batch, seen = 0, [], set()
     for row in _customers(rows):
+        key = dedupe_key(occasion, year, customer_key(row.holder_id_number, row.holder_phone))
+        if key in seen:  # enqueue skips keys already stored, not repeats inside one batch
+            continue
+        seen.add(key)
         msg = Message(
             channel="sms",
             template=template,
             recipient=f"policy:{row.policy_no}",
             context={"customer_name": row.holder_name, **context},
-            dedupe_key=dedupe_key(occasion, year, customer_key(row.holder_id_number, row.holder_phone)),
+            dedupe_key=key,
         )
         batch.append((msg, "policy", row.id))
         if len(batch) >= batch_size:
