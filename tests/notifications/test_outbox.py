@@ -184,30 +184,30 @@ outbox.drain(as_of=datetime.fromisoformat(sys.argv[1]), settings=get_settings())
 def test_a_sender_killed_between_sent_and_marked_sent_neither_loses_nor_doubles(session: Session) -> None:
     # a row that cannot be rendered (no letter template for it) fails on the way and blocks nothing
     unrenderable = queue(session, channel="letter", template="revisit_late", recipient="branch:SH01")
-    oid = queue(session)
-    session.rollback()
+    oid, second, third = queue(session), queue(session), queue(session)
     proc = subprocess.run([sys.executable, "-c", KILLED_SENDER, T0.isoformat()], cwd=ROOT, env=os.environ.copy(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 137, proc.stderr
     folder = get_settings().outbox_folder / "sms"
     delivered = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".tmp"))
-    assert delivered == [f"{oid}.txt"]  # the channel got it …
+    assert delivered == [f"{oid}.txt"]  # the channel got the first message, then the sender died …
     first = (folder / f"{oid}.txt").stat()
     r = row(session, oid)
-    assert r.state == "pending" and r.sent_at is None  # … but the row was never marked
+    assert r.state == "pending" and r.sent_at is None  # … before marking it
     claim = get_settings().outbox_claim_seconds
     assert r.claimed_until == T0 + timedelta(seconds=claim)
+    assert row(session, second).claimed_until == T0 + timedelta(seconds=claim)  # the whole batch was claimed
 
-    # a new run before the dead sender's claim lapses leaves it alone
+    # a new run before the dead sender's claim lapses leaves the batch alone
     assert drain(as_of=T0 + timedelta(seconds=claim - 1), settings=get_settings()).total("sent") == 0
-    # after it, the message is sent again under the same key: the channel delivers nothing new
+    # after it, everything is sent; the first goes again under the same key and the channel adds nothing
     report = drain(as_of=T0 + timedelta(seconds=claim), settings=get_settings())
-    assert report.total("sent") == 1
-    assert sorted(p.name for p in folder.iterdir()) == [f"{oid}.txt"]
+    assert report.total("sent") == 3
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{i}.txt" for i in (oid, second, third))
     again = (folder / f"{oid}.txt").stat()
     assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
-    r = row(session, oid)
-    assert r.state == "sent" and r.delivery_ref == str(folder / f"{oid}.txt")
+    assert [row(session, i).state for i in (oid, second, third)] == ["sent"] * 3
+    assert row(session, oid).delivery_ref == str(folder / f"{oid}.txt")
     assert row(session, unrenderable).state == "failed"
 
 
