@@ -59,6 +59,49 @@ def _cmd_flows_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_customers_opt_out(args: argparse.Namespace) -> int:
+    from core.db import session_scope
+    from core.migrate import upgrade
+    from domain.care import set_opt_out
+
+    upgrade()
+    with session_scope() as session:
+        try:
+            changed = set_opt_out(session, policy_no=args.policy_no, opted_out=not args.undo)
+        except LookupError as exc:
+            print(f"caseflow: {exc}", file=sys.stderr)
+            return 2
+    state = "back in for" if args.undo else "opted out of"
+    print(f"holder of {args.policy_no} {state} greetings ({changed} policies)")
+    return 0
+
+
+def _cmd_outbox_failed(args: argparse.Namespace) -> int:
+    from core.db import session_scope
+    from core.migrate import upgrade
+    from notifications.outbox import failed_messages
+
+    upgrade()
+    with session_scope() as session:
+        for m in failed_messages(session, limit=args.limit):
+            print(f"{m.id}\t{m.channel}\t{m.template}\t{m.recipient}\tattempts={m.attempts}\t{m.last_error}")
+    return 0
+
+
+def _cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from core.db import session_scope
+    from core.migrate import upgrade
+    from notifications.outbox import requeue
+
+    upgrade()
+    with session_scope() as session:
+        if not requeue(session, outbox_id=args.id, now=clock.now()):
+            print(f"caseflow: outbox message {args.id} is not a failed message", file=sys.stderr)
+            return 2
+    print(f"outbox message {args.id} queued again")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from core.serve import serve
 
@@ -89,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     run.add_argument("--as-of", dest="as_of", help="ISO-8601 moment (naive = Asia/Shanghai); default now")
     run.set_defaults(func=_cmd_flows_run)
+
+    customers = sub.add_parser("customers", help="customers (policyholders)").add_subparsers(
+        dest="customers_command", required=True
+    )
+    opt_out = customers.add_parser("opt-out", help="no more greetings for the holder of a policy (all their policies)")
+    opt_out.add_argument("policy_no")
+    opt_out.add_argument("--undo", action="store_true", help="opt back in")
+    opt_out.set_defaults(func=_cmd_customers_opt_out)
+
+    outbox = sub.add_parser("outbox", help="notification outbox").add_subparsers(dest="outbox_command", required=True)
+    failed = outbox.add_parser("failed", help="list messages that failed for good")
+    failed.add_argument("--limit", type=int, default=100)
+    failed.set_defaults(func=_cmd_outbox_failed)
+    retry = outbox.add_parser("retry", help="queue a failed message again (after fixing its cause)")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=_cmd_outbox_retry)
 
     serve = sub.add_parser("serve", help="the API and every deployment")
     serve.add_argument("--no-prefect-server", action="store_true", help="use PREFECT_API_URL as it is set")

@@ -37,6 +37,14 @@ class PenaltyRule(BaseModel):
     amount_cny: int
 
 
+class FestivalDay(BaseModel):
+    """A festival greeted by the customer-care flow, on this exact day (Asia/Shanghai)."""
+
+    key: str  # spring_festival | mid_autumn | national_day (also the chinese-calendar holiday it lies in)
+    name_zh: str
+    day: date
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFLOW_", env_file=None, extra="ignore")
 
@@ -147,6 +155,56 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 5
     outbox_rate_per_minute: dict[str, int] = {"sms": 600, "email": 300, "letter": 1000, "internal": 1000}
 
+    # --- §6 notifications: sending (issue 6) ----------------------------------------------------------
+    # SPEC §6 names no figures; these are operating choices of the service centre, changeable per site.
+    outbox_claim_seconds: int = 300  # a claimed row is held this long; a sender that died releases it after (keep it above the time one batch takes to send)
+    outbox_backoff_seconds: int = 60  # first retry after a transient channel error; doubles each attempt
+    outbox_backoff_max_seconds: int = 3600  # the doubling stops at one hour
+    # channel name (as producers queue it) → transport: file (default, writes under outbox_folder and the
+    # log), smtp, sms_http. Letters are printed from the folder by the print room.
+    notification_transports: dict[str, str] = {"sms": "file", "email": "file", "letter": "file", "internal": "file"}
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "caseflow@service.example.cn"
+    mail_domain: str = "service.example.cn"  # Message-ID domain: <outbox-{id}@mail_domain>
+    sms_gateway_url: str = "http://127.0.0.1:9090/sms"
+    sms_gateway_token: str | None = None
+    sms_gateway_timeout_seconds: float = 10.0
+    sms_signature: str = "【康泰人寿】"  # 短信签名: carriers require the sender's name in brackets
+    # internal addresses (branch:SH01, supervisor:hq, manager:hq, user:li, agent:A0001): an explicit
+    # entry wins, otherwise the pattern with {kind} and {code} (lower-cased)
+    internal_addresses: dict[str, str] = {}
+    internal_address_pattern: str = "{kind}-{code}@service.example.cn"
+    letter_return_address: str = "上海市浦东新区世纪大道100号 客户服务中心回访组 收 (邮编 200120)"
+    service_hotline: str = "95519"  # SPEC §2.12 hotline, printed on customer messages
+
+    # --- customer care (客户关怀, SPEC §5 customer-care; issue 6) -------------------------------------------
+    # Birthday of 29 February in a common year: greeted on 28 February (the last day of February, so the
+    # greeting stays in the customer's birthday month; the usual reading of "born on the 29th").
+    care_leap_birthday_on_feb_28: bool = True
+    # Festival days (the day itself, not the official holiday span). chinese-calendar knows the holiday
+    # spans but not the lunar dates, so the days are listed here. Source: 国务院办公厅 holiday notices
+    # for 2025/2026 (the festival day lies inside the notified span) and the lunar calendar
+    # (春节 = 正月初一, 中秋 = 八月十五); National Day is 10-01 every year.
+    care_festivals: list[FestivalDay] = [
+        FestivalDay(key="spring_festival", name_zh="春节", day=date(2025, 1, 29)),
+        FestivalDay(key="mid_autumn", name_zh="中秋节", day=date(2025, 10, 6)),
+        FestivalDay(key="national_day", name_zh="国庆节", day=date(2025, 10, 1)),
+        FestivalDay(key="spring_festival", name_zh="春节", day=date(2026, 2, 17)),
+        FestivalDay(key="mid_autumn", name_zh="中秋节", day=date(2026, 9, 25)),
+        FestivalDay(key="national_day", name_zh="国庆节", day=date(2026, 10, 1)),
+        FestivalDay(key="spring_festival", name_zh="春节", day=date(2027, 2, 6)),
+        FestivalDay(key="mid_autumn", name_zh="中秋节", day=date(2027, 9, 15)),
+        FestivalDay(key="national_day", name_zh="国庆节", day=date(2027, 10, 1)),
+        FestivalDay(key="spring_festival", name_zh="春节", day=date(2028, 1, 26)),
+        FestivalDay(key="mid_autumn", name_zh="中秋节", day=date(2028, 10, 3)),
+        FestivalDay(key="national_day", name_zh="国庆节", day=date(2028, 10, 1)),
+    ]
+
     def cooling_off_rule_for(self, on: date) -> CoolingOffRule:
         """The rule version in force on ``on`` (the newest whose effective date is not after it)."""
         rules = sorted(self.cooling_off_rules, key=lambda r: r.effective_from)
@@ -182,4 +240,4 @@ def reset_settings() -> None:
     get_settings.cache_clear()
 
 
-__all__ = ["Settings", "CoolingOffRule", "PenaltyRule", "get_settings", "reset_settings", "Field"]
+__all__ = ["Settings", "CoolingOffRule", "PenaltyRule", "FestivalDay", "get_settings", "reset_settings", "Field"]

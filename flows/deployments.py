@@ -8,10 +8,12 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
+from flows.care import customer_care_flow
 from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
-from flows.sweep import revisit_sweep_flow
+from flows.notifications import send_notifications_flow
 from flows.reports import monthly_report_flow
+from flows.sweep import revisit_sweep_flow
 
 TZ = "Asia/Shanghai"
 
@@ -58,5 +60,19 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["reports", "quality"],
             description="Daily 07:00, acts on the first working day: last month's report and agent warnings (SPEC §2.10, §2.14).",
+        ),
+        send_notifications_flow.to_deployment(
+            name="send-notifications",
+            schedules=[Cron("* * * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["notifications"],
+            description="Every minute: send the outbox with retries, backoff and per-channel rate limits (SPEC §6).",
+        ),
+        customer_care_flow.to_deployment(
+            name="customer-care",
+            schedules=[Cron("0 8 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["notifications", "care"],
+            description="Daily 08:00: birthday and festival greetings, once per customer and year (SPEC §5).",
         ),
     ]

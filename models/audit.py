@@ -37,7 +37,10 @@ class OutboxMessage(SQLModel, table=True):
     """A message to send, written in the transaction that caused it; ``id`` is the idempotency key."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_state_next", "state", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_try_at"),
+        Index("ix_outbox_channel_sent", "channel", "sent_at"),  # the per-channel rate window
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=200)
@@ -53,3 +56,5 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = utc_field(nullable=False)
     sent_at: datetime | None = utc_field()
+    claimed_until: datetime | None = utc_field()  # a sender holds the row until then (lease)
+    delivery_ref: str | None = Field(default=None, max_length=200)  # file path, Message-ID or gateway id
