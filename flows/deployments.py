@@ -8,6 +8,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
+from flows.claims import claims_revisit_intake_flow
 from flows.intake import intake_new_contracts_flow
 
 TZ = "Asia/Shanghai"
@@ -33,5 +34,12 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["revisit", "queue"],
             description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
+        ),
+        claims_revisit_intake_flow.to_deployment(
+            name="claims-revisit-intake",
+            schedules=[Cron("30 6 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["revisit", "claims"],
+            description="Daily 06:30: claims feed → claim revisits and care touches (SPEC §2.11).",
         ),
     ]

@@ -49,9 +49,11 @@ def machines() -> dict[str, type[CaseMachine]]:
 def _ensure_loaded() -> None:
     if _KINDS:
         return
-    from models import RevisitCase, WorkOrder
+    from models import CareTouch, RevisitCase, WorkOrder
+    from statemachines.care_touch import CareTouchMachine
     from statemachines.revisit import RevisitMachine
     from statemachines.work_order import WorkOrderMachine
 
     register("revisit", RevisitCase, RevisitMachine)
     register("work_order", WorkOrder, WorkOrderMachine)
+    register("care_touch", CareTouch, CareTouchMachine)
