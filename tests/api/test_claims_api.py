@@ -146,7 +146,8 @@ def test_claim_call_with_bad_answers_changes_nothing(client: TestClient, auth: A
 def test_care_touch_errors(client: TestClient, auth: Any, session: Session) -> None:
     admin, agent, claim_no = _setup(client, auth, amount="100001.00")
     case = _revisit(client, auth("supervisor"), claim_no)
-    assert case["owner"] is None and case["care_touches"][0]["version"] == 1
+    assert case["owner"] is None and case["flags"] == ["large_claim", "claim_adviser_missing"]
+    assert case["care_touches"][0]["version"] == 1
     with clock(date(2026, 9, 30), 11):
         assert_problem(_touch(client, agent, case, "day0", satisfaction=0), 422)
         assert_problem(_touch(client, agent, case, "day0", channel="fax"), 422)
