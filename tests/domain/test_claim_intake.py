@@ -225,3 +225,17 @@ def test_touch_rules(session: Session) -> None:
     with pytest.raises(EventNotAllowed):  # recorded once
         record_touch(session, kind="day0", outcome="done", satisfaction=4, expected_version=2, **common)
     assert _count(session, AuditEntry) == 3  # the claim imported, the revisit created, one touch recorded
+
+
+@pytest.mark.postgres
+def test_intake_on_postgres_is_idempotent(pg_session: Session) -> None:
+    policy = make_policy(pg_session)
+    pg_session.commit()
+    import_claims(session=pg_session, records=[claim_payload(policy.policy_no, claim_no="PG1", amount="100000.01")],
+                  actor="tester", now=AS_OF)  # fmt: skip
+    first = claims_revisit_intake(pg_session, ctx=ctx(claim_advisers=["li"]))
+    assert (first.closed_revisits, first.touches, first.messages, first.large) == (1, 3, 3, 1)
+    again = claims_revisit_intake(pg_session, ctx=ctx(claim_advisers=["li"]))
+    assert (again.closed_revisits, again.touches, again.messages) == (0, 0, 0)
+    case = pg_session.execute(select(RevisitCase)).scalars().one()
+    assert (case.owner, case.revisit_due_date) == ("li", date(2026, 10, 12))
