@@ -19,7 +19,7 @@ from api.views import can_see_branch, care_touch_view, revisit_view
 from core import clock
 from domain.care import record_touch
 from domain.claim_import import claim_to_dict, import_claims
-from models import Claim, RevisitCase, User
+from models import Claim, Policy, RevisitCase, User
 
 router = APIRouter(tags=["claims"])
 
@@ -77,7 +77,9 @@ def get_claim(claim_no: str, session: SessionDep, user: UserDep) -> dict[str, An
     revisit = session.execute(
         select(RevisitCase).where(RevisitCase.kind == "claim", RevisitCase.claim_no == claim_no)
     ).scalars().first()
-    if revisit is not None and not can_see_branch(user, revisit.branch_code):
+    policy = session.execute(select(Policy).where(Policy.policy_no == claim.policy_no)).scalars().first()
+    # a claim belongs to its policy's branch; one on a policy not on file is HQ's alone
+    if user.role == "branch_staff" and (policy is None or not can_see_branch(user, policy.branch_code)):
         raise Problem(403, "Forbidden", f"claim {claim_no} belongs to another branch")
     body = claim_to_dict(claim)
     body["revisit_id"] = revisit.id if revisit is not None else None

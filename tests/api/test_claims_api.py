@@ -98,6 +98,8 @@ def test_closed_claim_end_to_end(client: TestClient, auth: Any, session: Session
     ]  # fmt: skip
     assert db_count(session, OutboxMessage, OutboxMessage.template == "claim_care") == 3
 
+    assert client.get(f"/claims/{claim_no}", headers=auth("branch_staff", "SH01")).status_code == 200
+    assert_problem(client.get(f"/claims/{claim_no}", headers=auth("branch_staff", "BJ01")), 403)
     claim = client.get(f"/claims/{claim_no}", headers=supervisor)
     assert claim.status_code == 200 and claim.json()["revisit_id"] == case["id"]
     assert claim.json()["amount"] == "12000.00" and claim.json()["state"] == "closed"
