@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.clock import as_utc
-from core.clock import end_of_day
+from core.clock import as_utc, end_of_day
 from models import CallAttempt, CareTouch, RevisitCase, User, WorkOrder
 from statemachines.engine import allowed_events
 
