@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import complaints, policies, queue, reports, revisits, system, work_orders
+from api.routes import claims, complaints, policies, queue, reports, revisits, system, work_orders
 
 
 def create_app() -> FastAPI:
@@ -17,6 +17,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.include_router(system.router)
     app.include_router(policies.router)
+    app.include_router(claims.router)
     app.include_router(revisits.router)
     app.include_router(work_orders.router)
     app.include_router(complaints.router)

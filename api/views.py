@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.clock import as_utc
-from models import CallAttempt, RevisitCase, User, WorkOrder
+from core.clock import as_utc, end_of_day
+from models import CallAttempt, CareTouch, RevisitCase, User, WorkOrder
 from statemachines.engine import allowed_events
 
 FULL_VIEW_ROLES = ("admin", "supervisor", "manager", "call_agent")
@@ -116,6 +116,8 @@ def revisit_view(session: Session, case: RevisitCase, *, detail: bool = True) ->
         "version": case.version,
         "allowed_events": revisit_allowed_events(case),
     }
+    if case.kind == "claim":
+        body.update(claim_revisit_fields(session, case))
     if detail:
         attempts = session.execute(
             select(CallAttempt).where(CallAttempt.case_id == case.id).order_by(CallAttempt.at, CallAttempt.id)
@@ -129,6 +131,36 @@ def revisit_view(session: Session, case: RevisitCase, *, detail: bool = True) ->
         body["attempts"] = []
         body["work_orders"] = []
     return body
+
+
+def care_touch_view(touch: CareTouch) -> dict[str, Any]:
+    return {
+        "kind": touch.kind,
+        "due_date": iso(touch.due_date),
+        "due_at": iso(touch.due_at),
+        "state": touch.state,
+        "channel": touch.channel,
+        "result": touch.result,
+        "satisfaction": touch.satisfaction,
+        "problem": touch.problem,
+        "response_due_at": iso(touch.response_due_at),
+        "solution_due_at": iso(touch.solution_due_at),
+        "version": touch.version,
+    }
+
+
+def claim_revisit_fields(session: Session, case: RevisitCase) -> dict[str, Any]:
+    """What a claim revisit adds to the view (SPEC §4.1): its last moment, care touches, problem clocks."""
+    touches = session.execute(
+        select(CareTouch).where(CareTouch.revisit_case_id == case.id).order_by(CareTouch.due_date, CareTouch.id)
+    ).scalars()
+    return {
+        "revisit_due_by": iso(end_of_day(case.revisit_due_date)) if case.revisit_due_date else None,
+        "owner": case.owner,
+        "problem_response_due_at": iso(case.problem_response_due_at),
+        "problem_solution_due_at": iso(case.problem_solution_due_at),
+        "care_touches": [care_touch_view(t) for t in touches],
+    }
 
 
 def can_see_branch(user: User, branch: str | None) -> bool:

@@ -136,6 +136,21 @@ class Settings(BaseSettings):
     claim_large_amount_cny: int = 100_000  # SPEC §2.11 (configured threshold for a claim adviser)
     claim_problem_response_hours: int = 24  # SPEC §2.11
     claim_problem_solution_hours: int = 48  # SPEC §2.11
+    # the claims drop folder: a sub-folder of drop_folder, so the policy intake never reads a claims file
+    claims_drop_subfolder: str = "claims"
+    # SPEC §2.11 "a claim in progress can be revisited at a configured stage": these stages open one
+    claim_revisit_stages: list[str] = ["approved"]
+    # SPEC §2.11 care touches: closing day, +7 days, +1 month (calendar days / months, not working days)
+    claim_care_week_days: int = 7
+    claim_care_months: int = 1
+    # SPEC §2.11 "a named claim adviser" for claims above claim_large_amount_cny: user names, the one
+    # with the fewest open claim revisits is picked (ties: list order); empty → no owner, flagged
+    claim_advisers: list[str] = []
+    # claim revisit questionnaire (SPEC §2.11 items, classes as §2.6): satisfaction 1–5; at or below
+    # the first → problem (理赔服务不满), at or below the second → sub-standard. SPEC silent on the cut-offs:
+    # the service centre's reading of "满意 / 一般 / 不满意" on a five-point scale
+    claim_satisfaction_problem_at_most: int = 2
+    claim_satisfaction_substandard_at_most: int = 3
 
     # --- §2.12 complaints (投诉) ---------------------------------------------------------------------
     complaint_ack_hours: int = 24  # SPEC §2.12

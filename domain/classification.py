@@ -429,4 +429,26 @@ __all__ = [
     "Classification",
     "IncompleteAnswers",
     "classify",
+    "classify_revisit",
 ]
+
+
+def classify_revisit(
+    *,
+    kind: str,
+    outcome: str,
+    answers: Mapping[str, Any],
+    product_type: str,
+    payment_mode: str,
+    details: Mapping[str, Any] | None = None,
+    settings: Any = None,
+) -> Classification:
+    """Classify a call of either revisit kind: ``new_contract`` by ``classify`` above, ``claim`` by the
+    claim questionnaire (``domain.claim_classification``, SPEC §2.11)."""
+    if kind == "claim":
+        from domain.claim_classification import classify_claim  # it builds on this module's names
+
+        return classify_claim(outcome=outcome, answers=answers, details=details, settings=settings)
+    return classify(
+        outcome=outcome, answers=answers, product_type=product_type, payment_mode=payment_mode, details=details
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from core.clock import local_date, start_of_day
@@ -45,7 +45,8 @@ def next_call(session: Session, *, agent: str, ctx: Ctx) -> RevisitCase | None:
             .order_by(
                 sql_case((RevisitCase.state == "appointment", 0), else_=1),
                 RevisitCase.priority.desc(),
-                sql_case((RevisitCase.cooling_off_end.is_(None), far), else_=RevisitCase.cooling_off_end),
+                # a claim revisit has no cooling-off: its own last day (5 working days after closing) ranks it
+                func.coalesce(RevisitCase.cooling_off_end, RevisitCase.revisit_due_date, far),
                 RevisitCase.due_date,
                 RevisitCase.id,
             )

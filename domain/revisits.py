@@ -113,12 +113,14 @@ def record_attempt(
         if outcome not in OUTCOMES:
             raise Rejected(f"unknown outcome {outcome!r}; outcomes: {', '.join(OUTCOMES)}")
         try:
-            verdict = cl.classify(
+            verdict = cl.classify_revisit(
+                kind=case.kind,
                 outcome=outcome,
                 answers=answers or {},
                 product_type=policy.product_type,
                 payment_mode=policy.payment_mode,
                 details=details,
+                settings=ctx.settings,
             )
         except ValueError as exc:
             raise Rejected(str(exc)) from None
@@ -140,7 +142,7 @@ def record_attempt(
         elif verdict.cls is None:
             _attempt_failed(session, case, outcome, counters, ctx)
         else:
-            _classified(session, case, policy, verdict, counters, ctx)
+            _classified(session, case, policy, verdict, counters, ctx, details)
         session.commit()
         return _load(session, case_id)
     except BaseException:
@@ -191,6 +193,9 @@ def _book_appointment(
         )
     if case.cooling_off_end is not None and local_date(when) > case.cooling_off_end:
         raise Rejected(f"the appointment must fall inside the cooling-off period ending {case.cooling_off_end}")
+    if case.revisit_due_date is not None and local_date(when) > case.revisit_due_date:
+        # a claim revisit is due within 5 working days of closing (SPEC §2.11)
+        raise Rejected(f"the appointment must fall on or before the claim revisit's last day {case.revisit_due_date}")
     changes = {**counters, "appointment_at": when, "next_attempt_at": when, "claimed_by": None}
     _send(session, case, "book_appointment", ctx, payload={"appointment_at": when}, changes=changes)
 
@@ -218,7 +223,13 @@ def _attempt_failed(
 
 
 def _classified(
-    session: Session, case: RevisitCase, policy: Policy, verdict: cl.Classification, counters: dict[str, Any], ctx: Ctx
+    session: Session,
+    case: RevisitCase,
+    policy: Policy,
+    verdict: cl.Classification,
+    counters: dict[str, Any],
+    ctx: Ctx,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
     common = {
         **counters,
@@ -265,6 +276,19 @@ def _classified(
                 session, ctx=ctx, case=case, case_kind="revisit",
                 signed_by=verdict.proxy_signed_by or "customer_side", resign_order=order,
             )
+        if case.kind == "claim":
+            _post_claim_problem(session, case, verdict, details, ctx)
+
+
+def _post_claim_problem(
+    session: Session, case: RevisitCase, verdict: cl.Classification, details: Mapping[str, Any] | None, ctx: Ctx
+) -> None:
+    """A problem on the claim revisit call runs the post-claim 24 h / 48 h clocks (SPEC §2.11)."""
+    from domain.claim_classification import raised_problem
+    from domain.claims import REVISIT_TOUCH, raise_post_claim_problem
+
+    content = raised_problem(details) or f"claim revisit classified as a problem ({verdict.problem_category})"
+    raise_post_claim_problem(session, ctx=ctx, revisit=case, touch_kind=REVISIT_TOUCH, content=content)
 
 
 def _success(session: Session, case: RevisitCase, policy: Policy, event: str, ctx: Ctx) -> None:

@@ -207,7 +207,13 @@ def fire_cooling_off_deadlines(
     _batches(session, stmt, step="cooling_off", ctx=ctx, report=report, work=work, on_batch=on_batch)
 
 
+CLAIM_DEADLINE = "revisit_deadline_missed"  # a claim revisit's own limit (SPEC §2.11), set at claim intake
+
+
 def _fire_deadline(session: Session, event: str, rows: list[Any], ctx: Ctx, report: SweepReport) -> None:
+    if event == CLAIM_DEADLINE:
+        _fire_claim_deadline(session, rows, ctx, report)
+        return
     nxt_event, nxt_moment = _pointer_values({r.cooling_off_end for r in rows}, event, ctx)
     values: dict[str, Any] = {"deadline_event": nxt_event, "next_deadline_at": nxt_moment}
     left = ctx.settings.ladder_letter_onsite_workdays
@@ -247,6 +253,41 @@ def _fire_deadline(session: Session, event: str, rows: list[Any], ctx: Ctx, repo
         report.messages += _case_messages(session, ids, "revisit_late", ("supervisor",), "late", None, ctx)
     else:
         report.messages += _case_messages(session, ids, "revisit_escalation", ("supervisor", "branch"), "near", reason, ctx)
+
+
+def _fire_claim_deadline(session: Session, rows: list[Any], ctx: Ctx, report: SweepReport) -> None:
+    """A claim revisit still open after its working-day limit: late, and the supervisor hears of it."""
+    reason = (
+        f"the claim revisit was not completed within {ctx.settings.claim_revisit_due_workdays} working days "
+        "of closing (SPEC §2.11)"
+    )
+    moved = apply_bulk(
+        session, kind="revisit", event=CLAIM_DEADLINE, case_ids=[r.id for r in rows], actor=ctx.actor, now=ctx.now,
+        payload={"reason": reason}, set_values={"late": True, "deadline_event": DONE, "next_deadline_at": None},
+        flow_run_id=ctx.flow_run_id,
+    )
+    moved_ids = {m.case_id for m in moved}
+    stay = [r.id for r in rows if r.id not in moved_ids]
+    if stay:
+        session.execute(
+            update(RevisitCase).where(RevisitCase.id.in_(stay)).values(deadline_event=DONE, next_deadline_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    done = [r for r in rows if r.id in moved_ids]
+    report.count("revisit", CLAIM_DEADLINE, (r.branch_code for r in done))
+    for r in done:
+        report.late.append({"case_id": r.id, "policy_no": r.policy_no, "branch": r.branch_code,
+                            "cooling_off_end": None, "event": CLAIM_DEADLINE})
+    report.messages += enqueue_from(
+        session, kind="revisit", case_ids=[r.id for r in done], channel="internal", template="revisit_late",
+        recipient=key_of("supervisor:", RevisitCase.branch_code, ""),
+        dedupe_key=key_of("revisit:", RevisitCase.id, ":late:supervisor"),
+        context={
+            "case_id": RevisitCase.id, "policy_no": RevisitCase.policy_no, "branch": RevisitCase.branch_code,
+            "cooling_off_end": None, "claim_no": RevisitCase.claim_no, "revisit_due_by": RevisitCase.revisit_due_date,
+        },
+        now=ctx.now,
+    )
 
 
 def _case_messages(

@@ -9,6 +9,7 @@ from prefect.schedules import Cron
 
 from flows.callbacks import callback_dispatch_flow
 from flows.care import customer_care_flow
+from flows.claims import claims_revisit_intake_flow
 from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.notifications import send_notifications_flow
@@ -74,5 +75,12 @@ def deployments() -> list[Any]:
             concurrency_limit=_one_at_a_time(),
             tags=["notifications", "care"],
             description="Daily 08:00: birthday and festival greetings, once per customer and year (SPEC §5).",
+        ),
+        claims_revisit_intake_flow.to_deployment(
+            name="claims-revisit-intake",
+            schedules=[Cron("30 6 * * *", timezone=TZ)],
+            concurrency_limit=_one_at_a_time(),
+            tags=["revisit", "claims"],
+            description="Daily 06:30: claims feed → claim revisits and care touches (SPEC §2.11).",
         ),
     ]

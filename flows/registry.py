@@ -7,6 +7,7 @@ from typing import Any
 
 from flows.callbacks import callback_dispatch_flow
 from flows.care import customer_care_flow
+from flows.claims import claims_revisit_intake_flow
 from flows.complaints import complaint_sla_sweep_flow
 from flows.intake import intake_new_contracts_flow
 from flows.notifications import send_notifications_flow
@@ -21,4 +22,5 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "monthly-report": monthly_report_flow,
     "send-notifications": send_notifications_flow,
     "customer-care": customer_care_flow,
+    "claims-revisit-intake": claims_revisit_intake_flow,
 }

@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry, OutboxMessage
 from models.calendar import CalendarDay, CalendarYear
+from models.claim import CareTouch, Claim
 from models.complaint import Complaint
 from models.idempotency import IdempotencyRecord
 from models.policy import Policy
@@ -14,6 +15,8 @@ __all__ = [
     "OutboxMessage",
     "CalendarDay",
     "CalendarYear",
+    "CareTouch",
+    "Claim",
     "Complaint",
     "IdempotencyRecord",
     "Policy",

@@ -48,6 +48,11 @@ class RevisitCase(SQLModel, table=True):
     surrender_as_cooling_off_until: date | None = None
     late: bool = False
     priority: int = 0
+    # claim revisits (理赔回访, SPEC §2.11): no cooling-off; due by the end of this day (5 working days
+    # after closing), and a problem raised on the call runs a 24 h response / 48 h solution clock
+    revisit_due_date: date | None = None
+    problem_response_due_at: datetime | None = utc_field()
+    problem_solution_due_at: datetime | None = utc_field()
 
     attempt_count: int = 0
     attempts_today: int = 0

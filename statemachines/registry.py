@@ -49,7 +49,8 @@ def machines() -> dict[str, type[CaseMachine]]:
 def _ensure_loaded() -> None:
     if _KINDS:
         return
-    from models import Complaint, RevisitCase, WorkOrder
+    from models import CareTouch, Complaint, RevisitCase, WorkOrder
+    from statemachines.care_touch import CareTouchMachine
     from statemachines.complaint import ComplaintMachine
     from statemachines.revisit import RevisitMachine
     from statemachines.work_order import WorkOrderMachine
@@ -57,3 +58,4 @@ def _ensure_loaded() -> None:
     register("revisit", RevisitCase, RevisitMachine)
     register("work_order", WorkOrder, WorkOrderMachine)
     register("complaint", Complaint, ComplaintMachine)
+    register("care_touch", CareTouch, CareTouchMachine)

@@ -30,6 +30,7 @@ class RevisitMachine(CaseMachine):
         "cooling_off_deadline_near",
         "cooling_off_expired",
         "ladder_jump",
+        "revisit_deadline_missed",
     )
 
     scheduled = State(initial=True)
@@ -118,6 +119,11 @@ class RevisitMachine(CaseMachine):
         second_communication, letter_or_onsite,
     )
     cooling_off_expired = _loops(
+        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
+        second_communication, letter_or_onsite,
+    )
+    # a claim revisit not completed within its working days of closing (SPEC §2.11): recorded, state unchanged
+    revisit_deadline_missed = _loops(
         scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
         second_communication, letter_or_onsite,
     )

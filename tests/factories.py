@@ -159,3 +159,21 @@ def make_work_order(session: Session, **over: Any) -> WorkOrder:
     session.add(order)
     session.flush()
     return order
+
+
+def claim_payload(policy_no: str, **over: Any) -> dict[str, Any]:
+    """A claim as `POST /claims` takes it (SPEC §4.1): closed on Tue 2026-09-29 unless told otherwise."""
+    n = next(_seq)
+    body: dict[str, Any] = {
+        "claim_no": f"C2026{n:06d}",
+        "policy_no": policy_no,
+        "claimant": {"name": "张丽", "phone": f"137{n:08d}"},
+        "type": "medical",
+        "amount": "12000.00",
+        "state": "closed",
+        "closed_date": "2026-09-29",
+        "stage": None,
+        "handler": "理赔员李",
+    }
+    body.update(over)
+    return body

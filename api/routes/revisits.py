@@ -40,7 +40,8 @@ class AttemptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: str = Field(description=f"one of: {', '.join(OUTCOMES)}")
-    answers: dict[str, str] = Field(default_factory=dict)
+    # text answers; a claim revisit's service_satisfaction may be sent as a number 1–5 (SPEC §2.11)
+    answers: dict[str, str | int] = Field(default_factory=dict)
     details: dict[str, Any] | None = None
     appointment_at: datetime | None = Field(
         default=None, description="ISO-8601 with offset; a time without one is Asia/Shanghai (as everywhere else)"

@@ -312,3 +312,28 @@ def test_messages_built_by_the_database_carry_the_case_on_sqlite(session: Sessio
 @pytest.mark.postgres
 def test_messages_built_by_the_database_carry_the_case_on_postgresql(pg_session: Session) -> None:
     _late_message_context(pg_session)
+
+
+def test_a_claim_revisit_past_its_five_working_days_is_late(session: Session) -> None:
+    from domain.claim_intake import claims_revisit_intake
+    from domain.claim_import import import_claims
+    from tests.factories import claim_payload, make_policy
+
+    policy = make_policy(session)
+    session.commit()
+    # closed Tuesday 09-29: 09-30, 10-08, 10-09, 10-10 (make-up Saturday), 10-12 → its last day is 10-12
+    import_claims(session=session, records=[claim_payload(policy.policy_no, claim_no="C9", closed_date="2026-09-29")],
+                  actor="user:admin", now=sh(date(2026, 9, 29), 18))
+    session.commit()
+    claims_revisit_intake(session, ctx=Ctx(now=sh(date(2026, 9, 30), 6, 30), actor="flow:claims", settings=get_settings(),
+                                           calendar=CAL))
+    session.commit()
+    case = session.execute(select(RevisitCase).where(RevisitCase.claim_no == "C9")).scalars().one()
+    assert ("revisit", "revisit_deadline_missed") not in run(session, sh(date(2026, 10, 12), 23, 59)).counts
+    report = run(session, sh(date(2026, 10, 13), 0))
+    assert report.counts[("revisit", "revisit_deadline_missed")] == 1
+    case = session.get(RevisitCase, case.id)
+    assert (case.late, case.deadline_event, case.next_deadline_at) == (True, sweep.DONE, None)
+    late = session.execute(select(OutboxMessage).where(OutboxMessage.template == "revisit_late")).scalars().one()
+    assert late.context["claim_no"] == "C9" and late.context["revisit_due_by"] == "2026-10-12"
+    assert not run(session, sh(date(2026, 10, 20), 0)).counts
