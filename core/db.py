@@ -61,6 +61,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # 64 MiB of page cache per connection (the default is 2 MiB): a sweep touching 10 000 due rows
+            # spread over a million-case book then reads each page once, not once per batch
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
             # take the write lock at BEGIN so two writers serialise instead of deadlocking
             dbapi_conn.isolation_level = None
