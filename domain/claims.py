@@ -30,7 +30,7 @@ from sqlmodel import Session
 from core.calendar import WorkdayCalendar
 from core.clock import at_local, end_of_day
 from core.settings import Settings
-from models import CareTouch, RevisitCase
+from models import CareTouch, Claim, RevisitCase
 from statemachines.engine import Message, queue_message
 
 TOUCH_KINDS: tuple[str, ...] = ("day0", "week1", "month1")  # 当日 / 一周 / 一个月
@@ -122,12 +122,17 @@ def raise_post_claim_problem(
         touch.response_due_at = clock.response_due_at
         touch.solution_due_at = clock.solution_due_at
         session.add(touch)
-    # MERGE POINT (issue 7 / complaints): the lead replaces nothing above and adds here, once:
-    #   open_complaint(session, ctx=ctx, source="post_claim", channel="phone",
-    #                  complainant_name=<claim.claimant_name>, complainant_phone=<claim.claimant_phone>,
-    #                  content=content, category="claim_service", policy_no=revisit.policy_no,
-    #                  revisit_case_id=revisit.id, claim_no=revisit.claim_no)
-    # so that the complaint machine's SLA sweep escalates a missed 24 h / 48 h clock.
+    # the follow-up is a complaint of source post_claim: its 24 h / 48 h clocks are the complaint machine's,
+    # so complaint-sla-sweep warns and escalates a missed response or solution (SPEC §2.11, §2.12)
+    from domain.complaints import open_complaint
+
+    claim = session.execute(select(Claim).where(Claim.claim_no == revisit.claim_no)).scalars().first()
+    open_complaint(
+        session, ctx=ctx, source="post_claim", channel="claim_revisit" if touch_kind == REVISIT_TOUCH else "care_touch",
+        complainant_name=claim.claimant_name if claim else revisit.policy_no,
+        complainant_phone=claim.claimant_phone if claim else None, content=content, category="claim_service",
+        policy_no=revisit.policy_no, revisit_case_id=revisit.id, claim_no=revisit.claim_no, owner=revisit.owner,
+    )
     recipient = f"user:{revisit.owner}" if revisit.owner else f"supervisor:{revisit.branch_code}"
     queue_message(
         session,

@@ -242,3 +242,23 @@ def test_intake_on_postgres_is_idempotent(pg_session: Session) -> None:
     assert (again.closed_revisits, again.touches, again.messages) == (0, 0, 0)
     case = pg_session.execute(select(RevisitCase)).scalars().one()
     assert (case.owner, case.revisit_due_date) == ("li", date(2026, 10, 12))
+
+
+def test_a_post_claim_problem_is_a_complaint_whose_missed_response_escalates(session: Session) -> None:
+    from flows.complaints import complaint_sla_sweep_flow
+    from models import Complaint
+
+    case = _touch_setup(session)
+    at = datetime(2026, 10, 6, 3, 0, tzinfo=UTC)
+    record_touch(
+        session, case_id=case.id, kind="week1", outcome="done", channel="phone", result="reached",
+        satisfaction=2, problem="the hospital bill was not counted", expected_version=1, ctx=ctx(at),
+    )  # fmt: skip
+    complaint = session.execute(select(Complaint)).scalars().one()
+    assert (complaint.source, complaint.claim_no, complaint.revisit_case_id) == ("post_claim", case.claim_no, case.id)
+    assert complaint.content == "the hospital bill was not counted"
+    session.rollback()
+    assert complaint_sla_sweep_flow.fn(as_of=at + timedelta(hours=24) - timedelta(minutes=1))["escalations"] == {}
+    escalated = complaint_sla_sweep_flow.fn(as_of=at + timedelta(hours=24))["escalations"]
+    assert sum(escalated.values()) == 1
+    assert session.get(Complaint, complaint.id, populate_existing=True).state == "escalated"
