@@ -252,6 +252,21 @@ def test_missing_revisit_is_404_problem(client: TestClient, auth, session: Sessi
     assert client.get(f"/revisits/{early.id}", headers=auth("supervisor")).status_code == 200
 
 
+def test_a_call_agent_cannot_read_the_history_of_a_case_not_due_yet(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §4: a call agent never sees a case before it is due — not through its audit trail either."""
+    agent, supervisor = auth("call_agent"), auth("supervisor")
+    early = case_in(session, state="scheduled", due_date=date(2026, 10, 20))
+    due = case_in(session, state="calling")
+    body = assert_problem(client.get(f"/cases/revisit/{early.id}/history", headers=agent), 404)
+    assert "not due yet" in body["detail"]
+    assert client.get(f"/cases/revisit/{early.id}/history", headers=supervisor).status_code == 200
+    assert client.get(f"/cases/revisit/{due.id}/history", headers=agent).status_code == 200
+    # once it is due the agent reads it
+    session.get(RevisitCase, early.id).state = "calling"
+    session.commit()
+    assert client.get(f"/cases/revisit/{early.id}/history", headers=agent).status_code == 200
+
+
 # --- branch scoping ----------------------------------------------------------------------------------------------------
 
 
