@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, String, and_, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy import Integer, String, and_, bindparam, func, insert, literal, select, update
 from sqlmodel import Session
 
 from core.db import UTCDateTime
 from domain import revisit_rules as rules
 from domain.revisits import Ctx, escalate_to_letter, to_verification
+from domain.sqlsets import among, json_object
 from models import Agent, AuditEntry, Policy, RevisitCase
 
 CHUNK = 1000
@@ -71,20 +72,6 @@ POLICY_COLUMNS = (
 )  # fmt: skip
 
 
-def _among(stmt: Any, column: Any, values: Sequence[Any], dialect: str, item_type: Any) -> Any:
-    """``stmt`` restricted to ``column IN values``.
-
-    On PostgreSQL a join with ``unnest(:array)``: one parameter (psycopg parses the text once, not a
-    1000-placeholder statement per chunk), and a nested loop on the column's index whatever the
-    statistics say — ``= ANY(:array)`` over a table whose statistics predate this run's inserts gets a
-    sequential scan that compares every row with every element, quadratic over a 100 000-policy run.
-    """
-    if dialect == "postgresql":
-        wanted = func.unnest(bindparam(None, list(values), type_=ARRAY(item_type))).table_valued("v").render_derived()
-        return stmt.join(wanted, column == wanted.c.v)
-    return stmt.where(column.in_(list(values)))
-
-
 def _pending_ids(session: Session, settings: Any) -> list[int]:
     """Ids of the policies in scope (SPEC §2.1) without a new-contract case yet, in id order — one query.
 
@@ -104,7 +91,7 @@ def _pending_ids(session: Session, settings: Any) -> list[int]:
 
 
 def _policies(session: Session, ids: Sequence[int], dialect: str) -> list[Any]:
-    stmt = _among(select(*POLICY_COLUMNS), Policy.id, ids, dialect, Integer).order_by(Policy.id)
+    stmt = among(select(*POLICY_COLUMNS), Policy.id, ids, dialect, Integer).order_by(Policy.id)
     return list(session.execute(stmt).all())
 
 
@@ -116,7 +103,7 @@ def _holders_per_phone(session: Session, phones: set[str], dialect: str) -> dict
         part = phone_list[i : i + CHUNK]
         holder = func.coalesce(Policy.holder_id_number, Policy.holder_name)
         stmt = select(Policy.holder_phone, func.count(func.distinct(holder)))
-        rows = session.execute(_among(stmt, Policy.holder_phone, part, dialect, String).group_by(Policy.holder_phone))
+        rows = session.execute(among(stmt, Policy.holder_phone, part, dialect, String).group_by(Policy.holder_phone))
         counts.update({phone: n for phone, n in rows})
     return counts
 
@@ -136,9 +123,7 @@ def _new_ids(session: Session, n: int, dialect: str) -> list[int]:
 def _created_audit(session: Session, case_ids: Sequence[int], dialect: str, ctx: Ctx) -> None:
     """The ``created`` audit rows of the chunk's new cases: one INSERT … SELECT, constants bound once."""
     table = RevisitCase.__table__
-    payload = (func.json_build_object if dialect == "postgresql" else func.json_object)(
-        literal("policy_id"), table.c.policy_id
-    )
+    payload = json_object(dialect, literal("policy_id"), table.c.policy_id)
     rows = select(
         literal("revisit"), table.c.id, literal(1), literal("created"), literal(""), literal("scheduled"),
         literal(ctx.actor), literal(ctx.now, UTCDateTime()), payload, literal(ctx.flow_run_id, String()),
@@ -146,7 +131,7 @@ def _created_audit(session: Session, case_ids: Sequence[int], dialect: str, ctx:
     session.execute(
         insert(AuditEntry.__table__).from_select(
             ["case_kind", "case_id", "version", "event", "source", "target", "actor", "at", "payload", "flow_run_id"],
-            _among(rows, table.c.id, case_ids, dialect, Integer),
+            among(rows, table.c.id, case_ids, dialect, Integer),
         )
     )
 
