@@ -25,8 +25,12 @@ test: install
 test-postgres: install
 	$(BIN)/python -m pytest -m postgres
 
+## bench: every bench/*.py (engine, intake, …) on SQLite and on PostgreSQL when reachable; figures in bench/RESULTS.md
 bench: install
-	$(BIN)/python bench/engine.py
+	@for f in bench/*.py; do \
+		case $$f in */common.py|*/__init__.py) continue;; esac; \
+		echo "== $$f"; $(BIN)/python $$f || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) data build *.egg-info

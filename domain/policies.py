@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, String, insert, literal, select, update
 from sqlmodel import Session
 
+from core.db import UTCDateTime
 from domain.revisit_rules import normalise_phone
+from domain.sqlsets import among, json_object
 from domain.policy_schemas import PolicyIn
 from models import Agent, AuditEntry, Branch, Policy
 
@@ -232,11 +234,18 @@ def _upsert_agents(session: Session, valid: list[PolicyIn]) -> None:
 def _load_policies(session: Session, numbers: list[str]) -> dict[str, dict[str, Any]]:
     """The stored imported columns, id and version of the given policy numbers."""
     cols = [Policy.id, Policy.version, *(getattr(Policy, c) for c in IMPORTED_COLUMNS)]
+    dialect = session.get_bind().dialect.name
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(numbers):
-        stmt = select(*cols).where(Policy.policy_no.in_(chunk))  # type: ignore[attr-defined]
+        stmt = among(select(*cols), Policy.policy_no, chunk, dialect, String)
         found.update((row["policy_no"], dict(row)) for row in session.execute(stmt).mappings())
     return found
+
+
+def _ids_of(session: Session, numbers: list[str]) -> dict[str, int]:
+    dialect = session.get_bind().dialect.name
+    stmt = among(select(Policy.policy_no, Policy.id), Policy.policy_no, numbers, dialect, String)
+    return {no: pid for no, pid in session.execute(stmt).tuples()}
 
 
 def import_policies(*, session: Session, records: list[Any], actor: str, now: datetime) -> ImportResult:
@@ -280,23 +289,46 @@ def import_policies(*, session: Session, records: list[Any], actor: str, now: da
     rows = [{**{c: state[no][c] for c in IMPORTED_COLUMNS}, "version": state[no]["version"],
              "imported_at": now, "updated_at": now} for no in numbers if no in new]  # fmt: skip
     for chunk in _chunks(rows):
-        returned = session.execute(insert(Policy).returning(Policy.id, Policy.policy_no), chunk)
-        ids.update({no: pid for pid, no in returned.tuples()})
+        # executemany without RETURNING (one prepared statement), then the ids by number: with RETURNING,
+        # SQLAlchemy sends a multi-VALUES text of 30 000 placeholders that psycopg parses slower than it writes
+        session.execute(insert(Policy.__table__), chunk)
+        ids.update(_ids_of(session, [r["policy_no"] for r in chunk]))
 
     updates = [{**{c: state[no][c] for c in IMPORTED_COLUMNS}, "id": ids[no], "version": state[no]["version"],
                 "updated_at": now} for no in numbers if no in dirty]  # fmt: skip
     for chunk in _chunks(updates):
         session.execute(update(Policy), chunk)  # ORM bulk UPDATE by primary key
 
+    # a new policy's first audit row ("imported", version 1) by INSERT … SELECT, constants bound once;
+    # the rest (re-imports with their diffs, few) row by row
+    first = [ids[no] for no in numbers if no in new]
+    for chunk in _chunks(first):
+        _imported_audit(session, chunk, actor, now)
     audit = [
         {"case_kind": CASE_KIND, "case_id": ids[no], "version": version, "event": event, "source": "imported",
          "target": "imported", "actor": actor, "at": now, "payload": payload}
         for no, entries in events.items() for event, version, payload in entries
+        if not (no in new and version == 1)
     ]  # fmt: skip
     for chunk in _chunks(audit):
-        session.execute(insert(AuditEntry), chunk)
+        session.execute(insert(AuditEntry.__table__), chunk)
     session.commit()
     return result
+
+
+def _imported_audit(session: Session, policy_ids: list[int], actor: str, now: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    t = Policy.__table__
+    rows = select(
+        literal(CASE_KIND), t.c.id, literal(1), literal("imported"), literal("imported"), literal("imported"),
+        literal(actor), literal(now, UTCDateTime()), json_object(dialect, literal("policy_no"), t.c.policy_no),
+    )  # fmt: skip
+    session.execute(
+        insert(AuditEntry.__table__).from_select(
+            ["case_kind", "case_id", "version", "event", "source", "target", "actor", "at", "payload"],
+            among(rows, t.c.id, policy_ids, dialect, Integer),
+        )
+    )
 
 
 # --- the drop folder ---------------------------------------------------------------------------------

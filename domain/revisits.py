@@ -37,6 +37,12 @@ from statemachines.engine import (
 
 OUTCOMES = cl.OUTCOMES
 PHONE_STATES = rules.PHONE_STATES
+# states a call attempt can be recorded in: the phone rungs, and HQ's follow-up call of a problem case
+ATTEMPT_STATES = (*PHONE_STATES, "follow_up_call")
+# outcomes of a follow-up call attempt that reached nobody who can answer: counted and spaced
+FOLLOW_UP_RETRY_OUTCOMES = ("no_answer", "busy", "not_policyholder")
+# outcomes that end the follow-up by phone: the branch takes it on by letter / on-site
+FOLLOW_UP_UNREACHABLE_OUTCOMES = ("wrong_number", "refused", "language_barrier")
 # SPEC §2.7 ladder: HQ phone → branch verifies → HQ phone again (settings.ladder_phone_recalls) → letter / on-site.
 
 
@@ -105,13 +111,17 @@ def record_attempt(
     try:
         case = _load(session, case_id)
         _check_version(case, expected_version)
-        if case.state not in PHONE_STATES:
+        if case.state not in ATTEMPT_STATES:
             raise EventNotAllowed("attempt", case.state, allowed_events("revisit", case))
         _check_attempt_allowed(case, ctx)
         policy = session.get(Policy, case.policy_id)
         assert policy is not None
         if outcome not in OUTCOMES:
             raise Rejected(f"unknown outcome {outcome!r}; outcomes: {', '.join(OUTCOMES)}")
+        if case.state == "follow_up_call":
+            _follow_up_attempt(session, case, outcome, details, appointment_at, ctx)
+            session.commit()
+            return _load(session, case_id)
         try:
             verdict = cl.classify_revisit(
                 kind=case.kind,
@@ -219,6 +229,59 @@ def _attempt_failed(
     if case.appointment_at is not None and ctx.now >= as_utc(case.appointment_at):
         # the appointment was kept (and missed): it must not waive the spacing of every later attempt
         changes["appointment_at"] = None
+    _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=changes)
+
+
+def _follow_up_attempt(
+    session: Session,
+    case: RevisitCase,
+    outcome: str,
+    details: Mapping[str, Any] | None,
+    appointment_at: datetime | None,
+    ctx: Ctx,
+) -> None:
+    """An attempt of HQ's follow-up call (SPEC §2.8) that did not get the policyholder's answer.
+
+    No answer / busy / someone else: counted against the attempt budget and spaced as every attempt
+    (SPEC §2.7), the case stays in ``follow_up_call``; the budget spent → ``follow_up_unreachable``.
+    Wrong number / refused / language barrier: the phone cannot finish it → ``follow_up_unreachable`` at
+    once. Either way the branch gets the 1-working-day failed-revisit order and the letter questionnaire
+    goes out (不成功件 → 信函/上门, as for the first call's ladder). A call that reached the policyholder is
+    recorded with its result instead: follow_up_understood / follow_up_not_understood / confirm_misleading.
+    """
+    if outcome not in (*FOLLOW_UP_RETRY_OUTCOMES, *FOLLOW_UP_UNREACHABLE_OUTCOMES):
+        raise Rejected(
+            f"a follow-up call that reached the policyholder is recorded with its result: send "
+            f"follow_up_understood, follow_up_not_understood or confirm_misleading (POST /revisits/{case.id}/events/…); "
+            f"attempts record only {', '.join((*FOLLOW_UP_RETRY_OUTCOMES, *FOLLOW_UP_UNREACHABLE_OUTCOMES))} here"
+        )
+    if appointment_at is not None:
+        raise Rejected("a follow-up call takes no appointment; record the failed attempt without 'appointment_at'")
+    counters = _counters(case, local_date(ctx.now))
+    session.add(
+        CallAttempt(
+            case_id=case.id, at=ctx.now, agent=ctx.actor, outcome=outcome, answers={}, appointment_at=None,
+            note=(details or {}).get("note") if isinstance(details, Mapping) else None,
+        )
+    )
+    if outcome in FOLLOW_UP_UNREACHABLE_OUTCOMES:
+        _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=counters)
+        escalate_to_letter(session, case, f"follow-up call: {outcome}", ctx, event="follow_up_unreachable")
+        return
+    s = ctx.settings
+    if counters["attempt_count"] >= s.attempt_budget:
+        _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=counters)
+        escalate_to_letter(
+            session, case, f"follow-up call: not reached after {counters['attempt_count']} attempts", ctx,
+            event="follow_up_unreachable",
+        )
+        return
+    changes = {
+        **counters,
+        "next_attempt_at": rules.next_attempt_at(outcome, ctx.now, counters["attempts_today"], s),
+        "first_attempt_at": case.first_attempt_at or ctx.now,
+        "claimed_by": None,
+    }
     _send(session, case, "attempt_failed", ctx, payload={"outcome": outcome}, changes=changes)
 
 
@@ -358,12 +421,14 @@ def to_verification(
     _issue(session, case, "verification", ctx)
 
 
-def escalate_to_letter(session: Session, case: RevisitCase, reason: str, ctx: Ctx) -> None:
+def escalate_to_letter(
+    session: Session, case: RevisitCase, reason: str, ctx: Ctx, *, event: str = "escalate_to_letter"
+) -> None:
     """信函 / 上门回访 by the branch, with the 1-working-day failed-revisit order (SPEC §2.8)."""
     _send(
         session,
         case,
-        "escalate_to_letter",
+        event,
         ctx,
         payload={"reason": reason},
         changes={"next_attempt_at": None, "appointment_at": None, "claimed_by": None},
@@ -537,8 +602,10 @@ def _order_accepted(session: Session, order: WorkOrder, ctx: Ctx) -> None:
         if order.kind == "resign":
             release_commission_hold(session, order=order, now=ctx.now)  # re-signed: commission paid out again
         if case.state in ("problem", "second_communication"):
+            # the follow-up call is a new phone rung: its own attempt budget (not the day's cap, SPEC §2.7)
             _send(session, case, "explanation_recorded", ctx, payload={"work_order_id": order.id},
-                  changes={"next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings)})
+                  changes={"next_attempt_at": rules.into_callable_hours(ctx.now, ctx.settings),
+                           "attempt_count": 0, "first_attempt_at": None})
     elif order.kind == "substandard_remark":
         if case.state == "substandard":
             _send(session, case, "remark_recorded", ctx, payload={"work_order_id": order.id, "remark": result},

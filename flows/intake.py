@@ -71,6 +71,8 @@ def intake_new_contracts_flow(as_of: datetime | None = None) -> dict[str, Any]:
         f"# Intake {ctx.now:%Y-%m-%d %H:%M} UTC\n\n- files read: {files['files']} "
         f"(rejected records: {files['rejected']})\n- cases created: {result.created}\n"
         f"- flagged at intake: {result.flagged or 'none'}\n- special revisits: {result.special}\n"
+        f"- earlier cases flagged, their number now shared: {result.shared_number_earlier}\n"
+        f"- cooling-off periods filled in: {result.cooling_off_filled}; due dates moved: {result.due_date_moved}\n"
         f"- opened for calls: {opened}\n",
         "Intake summary",
     )

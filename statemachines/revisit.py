@@ -56,7 +56,10 @@ class RevisitMachine(CaseMachine):
     ) | recall.to(appointment, validators="needs_time")
     appointment_due = appointment.to(calling)  # timed: the customer's time has come
     # an attempt that decides nothing yet (no answer, busy, someone else answered)
-    attempt_failed = calling.to(calling) | appointment.to(appointment) | recall.to(recall)
+    # (HQ's follow-up call of a problem case counts and spaces its failed attempts the same way)
+    attempt_failed = (
+        calling.to(calling) | appointment.to(appointment) | recall.to(recall) | follow_up_call.to(follow_up_call)
+    )
     attempt_window_expired = calling.to(verification) | appointment.to(verification) | recall.to(verification)
 
     # --- the four classes (回访结果分类, SPEC §2.6) -----------------------------------------------------
@@ -81,6 +84,9 @@ class RevisitMachine(CaseMachine):
     explanation_recorded = problem.to(follow_up_call) | second_communication.to(follow_up_call)
     follow_up_understood = follow_up_call.to(closed_success)
     follow_up_not_understood = follow_up_call.to(second_communication)
+    # the follow-up call cannot be made (attempt budget spent, wrong number, refused…): the branch takes it
+    # on by letter / on-site, as every failed phone revisit (不成功件, SPEC §2.7–2.8)
+    follow_up_unreachable = follow_up_call.to(letter_or_onsite, validators="needs_reason")
     confirm_misleading = follow_up_call.to(misleading_confirmed, validators="needs_reason") | second_communication.to(
         misleading_confirmed, validators="needs_reason"
     )

@@ -167,7 +167,7 @@ def record_attempt(
     def run() -> dict[str, Any]:
         # checked here, not before: a replayed Idempotency-Key answers what the first call answered
         case = _fresh(session, case_id)
-        if case.state not in service.PHONE_STATES:
+        if case.state not in service.ATTEMPT_STATES:
             allowed = revisit_allowed_events(case)
             raise Problem(
                 409, "Event not allowed",

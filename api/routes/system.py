@@ -54,6 +54,9 @@ def history(kind: str, case_id: int, session: SessionDep, user: UserDep) -> dict
     branch = getattr(case, "branch_code", None)
     if user.role == "branch_staff" and branch is not None and branch != user.branch_code:
         raise Problem(403, "Forbidden", f"{kind} {case_id} belongs to another branch")
+    if user.role == "call_agent" and kind == "revisit" and getattr(case, "state", None) == "scheduled":
+        # SPEC §4: a call agent never sees a case before it is due — its history included (same 404 as GET)
+        raise Problem(404, "Not found", f"revisit {case_id} is not due yet")
     rows = session.execute(
         select(AuditEntry)
         .where(AuditEntry.case_kind == kind, AuditEntry.case_id == case_id)

@@ -252,6 +252,21 @@ def test_missing_revisit_is_404_problem(client: TestClient, auth, session: Sessi
     assert client.get(f"/revisits/{early.id}", headers=auth("supervisor")).status_code == 200
 
 
+def test_a_call_agent_cannot_read_the_history_of_a_case_not_due_yet(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §4: a call agent never sees a case before it is due — not through its audit trail either."""
+    agent, supervisor = auth("call_agent"), auth("supervisor")
+    early = case_in(session, state="scheduled", due_date=date(2026, 10, 20))
+    due = case_in(session, state="calling")
+    body = assert_problem(client.get(f"/cases/revisit/{early.id}/history", headers=agent), 404)
+    assert "not due yet" in body["detail"]
+    assert client.get(f"/cases/revisit/{early.id}/history", headers=supervisor).status_code == 200
+    assert client.get(f"/cases/revisit/{due.id}/history", headers=agent).status_code == 200
+    # once it is due the agent reads it
+    session.get(RevisitCase, early.id).state = "calling"
+    session.commit()
+    assert client.get(f"/cases/revisit/{early.id}/history", headers=agent).status_code == 200
+
+
 # --- branch scoping ----------------------------------------------------------------------------------------------------
 
 
@@ -532,3 +547,22 @@ def test_event_payload_cannot_use_the_state_machines_own_names(client: TestClien
             client.post(f"/work-orders/{order.id}/events/start", json=body, headers=auth("branch_staff", "SH01")), 422
         )
     assert db_case(session, case.id).state == "calling" and db_order(session, order.id).state == "open"
+
+
+def test_a_failed_follow_up_call_attempt_is_recorded_through_the_api(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §2.8: HQ's follow-up call may fail like any call; the case stays in follow_up_call, spaced."""
+    agent = auth("call_agent")
+    case = case_in(session, state="follow_up_call", classification="problem", next_attempt_at=sh(DAY, 15))
+    with clock(DAY, 15):
+        resp = post_attempt(client, agent, case.id, case.version, "no_answer")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert (body["state"], body["attempt_count"], body["version"]) == ("follow_up_call", 1, case.version + 1)
+    assert body["next_attempt_at"] == z(sh(DAY, 17))
+    assert body["allowed_events"] == ["confirm_misleading", "follow_up_not_understood", "follow_up_understood"]
+    # a connected call is recorded with its result event, not as an attempt: 422, nothing changed
+    with clock(DAY, 17):
+        refused = post_attempt(client, agent, case.id, body["version"], "connected", answers=ALL_YES)
+    assert "follow_up_understood" in assert_problem(refused, 422)["detail"]
+    assert db_case(session, case.id).version == body["version"]
+    assert db_count(session, CallAttempt, CallAttempt.case_id == case.id) == 1

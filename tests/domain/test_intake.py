@@ -22,7 +22,7 @@ from core.settings import CoolingOffRule, Settings, get_settings
 from domain.intake import COOLING_OFF_FLOORED, IntakeResult, intake_new_contracts
 from domain.revisits import Ctx
 from models import AuditEntry, OutboxMessage, Policy, RevisitCase, WorkOrder
-from tests.factories import make_agent, make_policy
+from tests.factories import make_agent, make_policy, make_revisit
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkdayCalendar.from_chinese_calendar()
@@ -108,6 +108,7 @@ def test_one_case_per_in_scope_policy_with_its_dates(session):
 
     assert result.as_dict() == {
         "created": 4, "flagged": {}, "special": 0, "opened": 0, "cooling_off_filled": 0, "due_date_moved": 0,
+        "shared_number_earlier": 0,
     }
     assert count(session, RevisitCase) == 4
     expected = {
@@ -271,26 +272,95 @@ def test_two_holders_on_one_phone_are_fine(session):
     assert all(case_of(session, p).state == "scheduled" for p in policies)
 
 
-def test_a_third_holder_arriving_later_flags_only_the_third(session):
-    """The first two already have cases when the third arrives: they are not revisited by intake.
-
-    Documented behaviour (reported): whether the first two holders of a phone get flagged depends on
-    whether the third policy was on file when their cases were created.
-    """
+def test_a_third_holder_arriving_later_flags_the_two_earlier_cases_too(session):
+    """SPEC §2.9: the number is shared by three policyholders — the two cases already on file, still
+    before their first call, go to verification (shared number) with their immediate work order, as the third."""
     first_two = [make_policy(session, holder_phone=SHARED, **holder(**ROOMY)) for _ in range(2)]
     assert intake(session).flagged == {}
 
     third = make_policy(session, holder_phone=SHARED, **holder(**ROOMY))
-    result = intake(session, now=at(2026, 9, 29, 12, 0))
+    noon = at(2026, 9, 29, 12, 0)
+    result = intake(session, now=noon)
 
-    assert (result.created, result.flagged) == (1, {"shared_number": 1})
-    case = case_of(session, third)
-    assert case is not None and (case.state, case.flags) == ("verification", ["shared_number"])
+    assert (result.created, result.flagged, result.shared_number_earlier) == (1, {"shared_number": 1}, 2)
+    for p in (third, *first_two):
+        case = case_of(session, p)
+        assert case is not None
+        assert (case.state, case.verification_reason, case.flags) == ("verification", "shared_number",
+                                                                      ["shared_number"])
+        [order] = orders_of(session, case)
+        assert (order.kind, order.issued_at, order.due_at) == ("verification", noon, end_of(2026, 10, 9))
     for p in first_two:
         earlier = case_of(session, p)
-        assert earlier is not None
-        assert (earlier.state, earlier.flags, earlier.version) == ("scheduled", [], 1)
-        assert orders_of(session, earlier) == []
+        assert audit_of(session, earlier) == [
+            (1, "created", "", "scheduled"),
+            (2, "classify_verification", "scheduled", "verification"),
+        ]
+        [entry] = session.execute(
+            select(AuditEntry).where(AuditEntry.case_id == earlier.id, AuditEntry.version == 2)
+        ).scalars().all()
+        assert (entry.actor, entry.at, entry.payload) == ("flow:test", noon, {"reason": "shared_number"})
+    assert sorted(m.template for m in outbox(session)) == ["work_order_notice"] * 3
+
+    # a fourth holder later, and a re-run: nothing more happens to the three
+    totals = (count(session, AuditEntry), count(session, WorkOrder), count(session, OutboxMessage))
+    assert intake(session, now=noon).shared_number_earlier == 0
+    assert (count(session, AuditEntry), count(session, WorkOrder), count(session, OutboxMessage)) == totals
+    fourth = make_policy(session, holder_phone=SHARED, **holder(**ROOMY))
+    later = intake(session, now=at(2026, 9, 30, 6, 0))
+    assert (later.created, later.flagged, later.shared_number_earlier) == (1, {"shared_number": 1}, 0)
+    assert case_of(session, fourth).verification_reason == "shared_number"  # (no room left: on to letter)
+
+
+def test_earlier_cases_past_their_first_call_only_get_the_flag_audited(session):
+    """Flag before the first call (SPEC §2.9): a case already called keeps its course; the flag is added and
+    audited (``flagged``, no state change, version + 1). A case queued but never called is still before it."""
+    queued = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                          state="calling", cooling_off_end=date(2026, 10, 14), version=2)
+    called = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                          state="calling", attempt_count=1, cooling_off_end=date(2026, 10, 14), version=3)
+    booked = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                          state="appointment", attempt_count=1, appointment_at=at(2026, 9, 30, 10, 0), version=3)
+    recalled = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                            state="calling", recall_count=1, cooling_off_end=date(2026, 10, 14), version=5)
+    again = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                         state="scheduled", supplementary_needed=True, attempt_count=1, version=4)
+    problem = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                           state="problem", classification="problem", flags=["agent_phone"], version=3)
+    closed = make_revisit(session, policy=make_policy(session, holder_phone=SHARED, **holder(**ROOMY)),
+                          state="closed_success", version=4)
+    session.commit()
+    newcomer = make_policy(session, holder_phone=SHARED, **holder(**ROOMY))
+
+    result = intake(session)
+
+    assert result.shared_number_earlier == 6  # every open case on the phone; the closed one is left alone
+    q = case_of(session, queued)
+    assert (q.state, q.verification_reason, q.flags, q.version) == ("verification", "shared_number",
+                                                                    ["shared_number"], 3)
+    assert [o.kind for o in orders_of(session, q)] == ["verification"]
+    for case, state, flags, version in (
+        (called, "calling", ["shared_number"], 4),
+        (booked, "appointment", ["shared_number"], 4),
+        (recalled, "calling", ["shared_number"], 6),
+        (again, "scheduled", ["shared_number"], 5),
+        (problem, "problem", ["agent_phone", "shared_number"], 4),
+    ):
+        now_ = session.get(RevisitCase, case.id, populate_existing=True)
+        assert (now_.state, now_.flags, now_.version, now_.updated_at) == (state, flags, version, TUE_0929)
+        assert now_.verification_reason is None and orders_of(session, now_) == []
+        [entry] = session.execute(
+            select(AuditEntry).where(AuditEntry.case_kind == "revisit", AuditEntry.case_id == case.id)
+        ).scalars().all()
+        assert (entry.version, entry.event, entry.source, entry.target, entry.actor, entry.at) == (
+            version, "flagged", state, state, "flow:test", TUE_0929
+        )
+        assert entry.payload["flag"] == "shared_number" and entry.payload["holders_on_phone"] == 8
+    c = session.get(RevisitCase, closed.id, populate_existing=True)
+    assert (c.flags, c.version) == ([], 4)
+    assert case_of(session, newcomer).state == "verification"
+    # a re-run finds them all flagged
+    assert intake(session).shared_number_earlier == 0
 
 
 def test_one_holder_with_three_policies_on_one_phone_is_not_shared(session):
@@ -404,10 +474,25 @@ def test_the_cooling_off_end_is_filled_once_the_receipt_is_signed(session):
     assert (case.cooling_off_start, case.cooling_off_end) == (date(2026, 9, 14), date(2026, 9, 29))
     # due the day after the receipt was entered, not issue + 15 any more (SPEC §2.2)
     assert case.due_date == date(2026, 9, 16)
-    assert case.state == "scheduled"
+    assert (case.state, case.version, case.updated_at) == ("scheduled", 3, at(2026, 9, 16, 6, 0))
+    # both changes audited, no state change: a case's columns never change without an audit row
+    assert audit_of(session, case) == [
+        (1, "created", "", "scheduled"),
+        (2, "cooling_off_set", "scheduled", "scheduled"),
+        (3, "due_date_moved", "scheduled", "scheduled"),
+    ]
+    entries = session.execute(
+        select(AuditEntry).where(AuditEntry.case_id == case.id, AuditEntry.version > 1).order_by(AuditEntry.version)
+    ).scalars().all()
+    assert [(a.payload, a.actor, a.at) for a in entries] == [
+        ({"cooling_off_start": "2026-09-14", "cooling_off_end": "2026-09-29", "rule_version": CIVIL_CODE,
+          "floored": False}, "flow:test", at(2026, 9, 16, 6, 0)),
+        ({"from": "2026-09-25", "to": "2026-09-16"}, "flow:test", at(2026, 9, 16, 6, 0)),
+    ]
     # nothing more to fill or move
     third = intake(session, now=at(2026, 9, 16, 7, 0))
     assert (third.cooling_off_filled, third.due_date_moved) == (0, 0)
+    assert case_of(session, p).version == 3
 
 
 def test_a_supplementary_revisit_keeps_its_own_due_date(session):
@@ -496,7 +581,7 @@ def test_intake_on_postgresql(pg_session):
 
     assert result.as_dict() == {
         "created": 8, "flagged": {"invalid_phone": 1, "shared_number": 3}, "special": 1, "opened": 0,
-        "cooling_off_filled": 0, "due_date_moved": 0,
+        "cooling_off_filled": 0, "due_date_moved": 0, "shared_number_earlier": 0,
     }
     assert count(session, RevisitCase) == 8
     assert count(session, AuditEntry, AuditEntry.case_kind == "revisit", AuditEntry.event == "created") == 8
@@ -512,3 +597,30 @@ def test_intake_on_postgresql(pg_session):
 
     again = intake(session)
     assert again.created == 0 and count(session, RevisitCase) == 8 and count(session, AuditEntry) == 8 + 5 + 5  # created, transitions, orders
+
+
+@pytest.mark.postgres
+def test_later_receipts_and_shared_numbers_are_audited_on_postgresql(pg_session):
+    """The dialect-specific parts: the due-date filter in SQL (date + integer) and the versioned UPDATEs."""
+    session = pg_session
+    late = make_policy(session, receipt_signed_date=None, receipt_entered_date=None, **holder())
+    pair = [make_policy(session, holder_phone=SHARED, **holder(**ROOMY)) for _ in range(2)]
+    on_time = make_policy(session, **holder())
+    session.commit()
+    intake(session, now=at(2026, 9, 11, 6, 0))
+    late.receipt_signed_date, late.receipt_entered_date = date(2026, 9, 14), date(2026, 9, 15)
+    session.add(late)
+    make_policy(session, holder_phone=SHARED, **holder(**ROOMY))
+    session.commit()
+
+    result = intake(session, now=TUE_0929)
+
+    assert (result.created, result.cooling_off_filled, result.due_date_moved, result.shared_number_earlier) == (
+        1, 1, 1, 2
+    )
+    assert [e for _, e, _, _ in audit_of(session, case_of(session, late))] == [
+        "created", "cooling_off_set", "due_date_moved"
+    ]
+    assert case_of(session, late).due_date == date(2026, 9, 16)
+    assert all(case_of(session, p).verification_reason == "shared_number" for p in pair)
+    assert audit_of(session, case_of(session, on_time)) == [(1, "created", "", "scheduled")]

@@ -274,6 +274,16 @@ def test_import_and_reimport_on_postgres(pg_session):
     p = policy(pg_session, "G0000003")
     assert p.version == 2 and p.premium == Decimal("1.00")
     assert [e.event for e in audit(pg_session, p.id)] == ["imported", "reimported"]
+    # the first row is written by INSERT … SELECT with its payload built in SQL: the same shape as on SQLite
+    first = audit(pg_session, p.id)[0]
+    assert (first.version, first.payload, first.source, first.target) == (1, {"policy_no": "G0000003"},
+                                                                          "imported", "imported")
+    # a number new in a batch and changed later in the same batch: imported v1, reimported v2
+    fresh = policy_payload(policy_no="G9999999")
+    assert run(pg_session, [fresh, dict(fresh, premium="2.00")]).created == 1
+    assert [(e.version, e.event) for e in audit(pg_session, policy(pg_session, "G9999999").id)] == [
+        (1, "imported"), (2, "reimported")
+    ]
 
 
 def test_values_the_database_cannot_hold_are_rejected_not_crashing(session):
