@@ -101,3 +101,19 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error worth retrying: a lost connection, a lock or serialization conflict — not bad data."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+        return any(
+            word in text
+            for word in ("locked", "deadlock", "could not serialize", "connection", "timeout", "terminating")
+        )
+    return False
+

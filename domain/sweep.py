@@ -17,11 +17,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, literal, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from core.clock import end_of_day, local_date, start_of_day
-from core.db import UTCDateTime
+from core.db import UTCDateTime, is_transient
 from domain import revisit_rules as rules
 from domain.revisits import Ctx
 from domain.work_orders import issue_bulk
@@ -70,19 +69,6 @@ class SweepReport:
         for branch in branches:
             self.counts[(kind, event)] += 1
             self.by_branch[(branch, event)] += 1
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A database error worth retrying: a lost connection, a lock or serialization conflict — not bad data."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-        return any(
-            word in text
-            for word in ("locked", "deadlock", "could not serialize", "connection", "timeout", "terminating")
-        )
-    return False
 
 
 def _batches(

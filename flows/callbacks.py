@@ -7,9 +7,8 @@ from typing import Any
 
 from prefect import flow
 
-from core.db import session_scope
 from domain.timers import open_due_cases, release_due_callbacks
-from flows.common import flow_ctx, logger, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_table
 
 NAME = "callback-dispatch"
 
@@ -17,9 +16,8 @@ NAME = "callback-dispatch"
 @flow(name=NAME, description="Move due revisits, appointments and re-calls into the call queue.")
 def callback_dispatch_flow(as_of: datetime | None = None) -> dict[str, Any]:
     ctx = flow_ctx(as_of, NAME)
-    with session_scope() as session:
-        opened = open_due_cases(session, ctx=ctx)
-        released = release_due_callbacks(session, ctx=ctx)
+    opened = in_session(open_due_cases, ctx=ctx)
+    released = in_session(release_due_callbacks, ctx=ctx)
     summary = {"as_of": ctx.now.isoformat(), "open_calls": opened, **released}
     logger().info("callback-dispatch: %s", summary)
     publish_table("callback-dispatch", [summary], "Cases moved into the call queue")

@@ -8,9 +8,8 @@ from typing import Any
 from prefect import flow
 
 from core.clock import local_date
-from core.db import session_scope
 from domain.care import queue_greetings
-from flows.common import flow_ctx, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
 
 NAME = "customer-care"
 
@@ -18,8 +17,7 @@ NAME = "customer-care"
 @flow(name=NAME, description="Queue today's birthday and festival greetings (opted-out customers excluded).")
 def customer_care_flow(as_of: datetime | None = None) -> dict[str, Any]:
     ctx = flow_ctx(as_of, NAME)
-    with session_scope() as session:
-        queued = queue_greetings(session, now=ctx.now, settings=ctx.settings)
+    queued = in_session(lambda session: queue_greetings(session, now=ctx.now, settings=ctx.settings))
     day = local_date(ctx.now)
     summary = {"as_of": ctx.now.isoformat(), "day": day.isoformat(), "queued": queued}
     logger().info("customer-care: %s", summary)

@@ -20,7 +20,7 @@ from core.db import session_scope
 from core.settings import get_settings
 from domain.claim_import import import_claims, read_claim_file
 from domain.claim_intake import claims_revisit_intake
-from flows.common import flow_ctx, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
 
 NAME = "claims-revisit-intake"
 
@@ -67,8 +67,7 @@ def _move(path: Path, target: Path) -> None:
 def claims_revisit_intake_flow(as_of: datetime | None = None) -> dict[str, Any]:
     ctx = flow_ctx(as_of, NAME)
     files = read_claims_folder(folder=claims_folder(), actor=ctx.actor, now=ctx.now)
-    with session_scope() as session:
-        result = claims_revisit_intake(session, ctx=ctx)
+    result = in_session(claims_revisit_intake, ctx=ctx)
     summary = {"as_of": ctx.now.isoformat(), "files": files, **result.as_dict()}
     logger().info("claims-revisit-intake: %s", summary)
     publish_table(NAME, [result.as_dict()], "Claim revisits and care touches created")

@@ -102,3 +102,27 @@ def run_task(task: Any, *args: Any, **kwargs: Any) -> Any:
     if flow_run_id() is None:
         return task.fn(*args, **kwargs)
     return task(*args, **kwargs)
+
+
+TRANSIENT_RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds: a lock or a dropped connection, not a data error
+
+
+def in_session(work: Any, /, *, delays: tuple[float, ...] = TRANSIENT_RETRY_DELAYS, sleep: Any = None, **kwargs: Any) -> Any:
+    """``work(session, **kwargs)`` in its own session, retried with backoff on transient database errors
+    only (every flow is idempotent for its ``as_of``, so a retry finishes what the failed try began);
+    anything else — and the last transient failure — is raised, so that the run fails visibly."""
+    import time
+
+    from core.db import is_transient, session_scope
+
+    for delay in (*delays, None):
+        try:
+            with session_scope() as session:
+                return work(session, **kwargs)
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            logger().warning("transient database error, retrying in %.0f s: %s", delay, exc)
+            (sleep or time.sleep)(delay)
+    raise AssertionError("unreachable")
+

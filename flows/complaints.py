@@ -7,9 +7,8 @@ from typing import Any
 
 from prefect import flow
 
-from core.db import session_scope
 from domain.complaint_sweep import sweep_complaint_clocks
-from flows.common import flow_ctx, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
 
 NAME = "complaint-sla-sweep"
 
@@ -17,8 +16,7 @@ NAME = "complaint-sla-sweep"
 @flow(name=NAME, description="Warn at 50 % / 75 % of each complaint clock and escalate at 100 % (SPEC §2.12).")
 def complaint_sla_sweep_flow(as_of: datetime | None = None) -> dict[str, Any]:
     ctx = flow_ctx(as_of, NAME)
-    with session_scope() as session:
-        result = sweep_complaint_clocks(session, ctx=ctx)
+    result = in_session(sweep_complaint_clocks, ctx=ctx)
     summary = {"as_of": ctx.now.isoformat(), **result.as_dict()}
     logger().info("complaint-sla-sweep: %s", summary)
     rows = [

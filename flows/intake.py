@@ -14,7 +14,7 @@ from core.settings import get_settings
 from domain.intake import intake_new_contracts
 from domain.policies import import_policies, read_policy_file
 from domain.timers import open_due_cases
-from flows.common import flow_ctx, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
 
 NAME = "intake-new-contracts"
 
@@ -56,9 +56,8 @@ def _move(path: Path, target: Path) -> None:
 def intake_new_contracts_flow(as_of: datetime | None = None) -> dict[str, Any]:
     ctx = flow_ctx(as_of, NAME)
     files = read_drop_folder(folder=get_settings().drop_folder, actor=ctx.actor, now=ctx.now)
-    with session_scope() as session:
-        result = intake_new_contracts(session, ctx=ctx)
-        opened = open_due_cases(session, ctx=ctx)
+    result = in_session(intake_new_contracts, ctx=ctx)
+    opened = in_session(open_due_cases, ctx=ctx)
     summary = {"as_of": ctx.now.isoformat(), "files": files, **result.as_dict(), "opened": opened}
     logger().info("intake: %s", summary)
     publish_table(

@@ -14,10 +14,9 @@ from typing import Any
 from prefect import flow
 
 from core.clock import local_date
-from core.db import session_scope
 from domain.report_output import produce_reports
 from domain.reports import add_months, month_key, parse_month, previous_month
-from flows.common import flow_ctx, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
 
 NAME = "monthly-report"
 
@@ -77,9 +76,12 @@ def monthly_report_flow(as_of: datetime | None = None, month: str | None = None)
         first = parse_month(month)
         if add_months(first, 1) > today.replace(day=1):
             raise ValueError(f"month {month} has not ended on {today}: only a past month can be reported")
-    with session_scope() as session:
+    def produce(session: Any) -> Any:
         result = produce_reports(session, first=first, ctx=ctx)
         session.commit()
+        return result
+
+    result = in_session(produce)
     figures = result["figures"]
     key = f"monthly-report-{month_key(first)}"
     publish_table(key, _summary_rows(figures), f"Monthly report {month_key(first)} (SPEC §2.14)")

@@ -284,10 +284,12 @@ def test_a_failing_batch_is_reported_and_the_others_still_run(session: Session, 
 def test_transient_errors_are_told_apart_from_bad_data() -> None:
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    assert sweep.is_transient(OperationalError("UPDATE", {}, Exception("database is locked")))
-    assert sweep.is_transient(OperationalError("SELECT", {}, Exception("could not serialize access")))
-    assert not sweep.is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
-    assert not sweep.is_transient(ValueError("bad"))
+    from core.db import is_transient
+
+    assert is_transient(OperationalError("UPDATE", {}, Exception("database is locked")))
+    assert is_transient(OperationalError("SELECT", {}, Exception("could not serialize access")))
+    assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
+    assert not is_transient(ValueError("bad"))
 
 
 def _late_message_context(session: Session) -> None:
