@@ -92,3 +92,47 @@ def test_flows_run_through_prefect_with_artifacts(prefect_harness, session: Sess
 
     keys = asyncio.run(artifacts())
     assert "intake-new-contracts" in keys and "intake-new-contracts-summary" in keys and "callback-dispatch" in keys
+
+
+def test_intake_and_callbacks_across_national_day_week(session: Session) -> None:
+    """Calls are made every day (SPEC §2.7): a case due on a holiday opens that day; an appointment on the
+    make-up Saturday 10-10 comes due at its minute; each move is one audit row, the reminder one message."""
+    from datetime import date
+
+    from domain.revisits import record_attempt
+    from models import OutboxMessage
+    from tests.domain.test_attempts import ctx, sh
+
+    # entered Wed 09-30 → due Thu 10-01 (National Day); signed 09-29 → cooling-off ends 10-14
+    _drop([policy_payload(receipt_entered_date="2026-09-30", receipt_signed_date="2026-09-29")])
+    week = {
+        "09-30 06:00 intake": (intake_new_contracts_flow, sh(date(2026, 9, 30), 6)),
+        "09-30 23:55": (callback_dispatch_flow, sh(date(2026, 9, 30), 23, 55)),
+        "10-01 00:00": (callback_dispatch_flow, sh(date(2026, 10, 1), 0)),
+    }
+    results = {label: flow.fn(as_of=moment) for label, (flow, moment) in week.items()}
+    assert results["09-30 06:00 intake"]["created"] == 1 and results["09-30 06:00 intake"]["opened"] == 0
+    assert results["09-30 23:55"]["open_calls"] == 0 and results["10-01 00:00"]["open_calls"] == 1
+    case = session.execute(select(RevisitCase)).scalars().one()
+    assert (case.state, case.cooling_off_end) == ("calling", date(2026, 10, 14))
+    session.rollback()
+    # the customer, reached on a holiday, asks to be called on the make-up working Saturday at 10:30
+    record_attempt(session, case_id=case.id, outcome="appointment", answers=None, details=None,
+                   appointment_at=sh(date(2026, 10, 10), 10, 30), expected_version=case.version,
+                   ctx=ctx(sh(date(2026, 10, 3), 11)))
+    session.rollback()
+    assert callback_dispatch_flow.fn(as_of=sh(date(2026, 10, 10), 10, 29))["appointment_due"] == 0
+    assert callback_dispatch_flow.fn(as_of=sh(date(2026, 10, 10), 10, 30))["appointment_due"] == 1
+    assert callback_dispatch_flow.fn(as_of=sh(date(2026, 10, 10), 10, 30))["appointment_due"] == 0
+    trail = session.execute(
+        select(AuditEntry.event, AuditEntry.source, AuditEntry.target, AuditEntry.actor)
+        .where(AuditEntry.case_kind == "revisit", AuditEntry.case_id == case.id).order_by(AuditEntry.version)
+    ).all()
+    assert [tuple(t) for t in trail] == [
+        ("created", "", "scheduled", "flow:intake-new-contracts"),
+        ("open_calls", "scheduled", "calling", "flow:callback-dispatch"),
+        ("book_appointment", "calling", "appointment", "user:agent1"),
+        ("appointment_due", "appointment", "calling", "flow:callback-dispatch"),
+    ]
+    messages = session.execute(select(OutboxMessage.template, OutboxMessage.recipient)).all()
+    assert [tuple(m) for m in messages] == [("callback_reminder", "user:agent1")]
