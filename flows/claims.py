@@ -9,18 +9,16 @@ the drop folder and would take a claims file for policies.
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
-from core.db import session_scope
 from core.settings import get_settings
 from domain.claim_import import import_claims, read_claim_file
 from domain.claim_intake import claims_revisit_intake
-from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table
+from flows.common import flow_ctx, in_session, logger, publish_markdown, publish_table, read_drop_folder
 
 NAME = "claims-revisit-intake"
 
@@ -32,35 +30,8 @@ def claims_folder() -> Path:
 
 def read_claims_folder(*, folder: Path, actor: str, now: datetime) -> dict[str, Any]:
     """Import every CSV/JSON file of the claims drop folder, then move it to done/ (or failed/)."""
-    summary: dict[str, Any] = {"files": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "failed": []}
-    if not folder.exists():
-        return summary
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".json")):
-        try:
-            records = read_claim_file(path)
-        except ValueError as exc:
-            summary["failed"].append({"file": path.name, "error": str(exc)})
-            _move(path, folder / "failed")
-            continue
-        with session_scope() as session:
-            result = import_claims(session=session, records=records, actor=actor, now=now)
-        summary["files"] += 1
-        for key in ("created", "updated", "unchanged"):
-            summary[key] += getattr(result, key)
-        summary["rejected"] += len(result.rejected)
-        if result.rejected:
-            (folder / "failed").mkdir(parents=True, exist_ok=True)
-            (folder / "failed" / f"{path.stem}.rejected.txt").write_text(
-                "\n".join(f"#{r['index']} {r.get('claim_no')}: {r['errors']}" for r in result.rejected),
-                encoding="utf-8",
-            )
-        _move(path, folder / "done")
-    return summary
-
-
-def _move(path: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target / path.name)
+    return read_drop_folder(folder=folder, read_file=read_claim_file, import_records=import_claims, key="claim_no",
+                            actor=actor, now=now)
 
 
 @flow(name=NAME, description="Read the claims feed; closed claims → claim revisits and care touches.")

@@ -126,3 +126,41 @@ def in_session(work: Any, /, *, delays: tuple[float, ...] = TRANSIENT_RETRY_DELA
             (sleep or time.sleep)(delay)
     raise AssertionError("unreachable")
 
+
+
+def read_drop_folder(
+    *, folder: Any, read_file: Any, import_records: Any, key: str, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Import every CSV/JSON file of a drop folder with ``import_records(session=, records=, actor=, now=)``,
+    then move it to done/ (or failed/ when unreadable); rejected records are listed in failed/<file>.rejected.txt."""
+    import shutil
+
+    from core.db import session_scope
+
+    def move(path: Any, target: Any) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target / path.name)
+
+    summary: dict[str, Any] = {"files": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "failed": []}
+    if not folder.exists():
+        return summary
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".json")):
+        try:
+            records = read_file(path)
+        except ValueError as exc:
+            summary["failed"].append({"file": path.name, "error": str(exc)})
+            move(path, folder / "failed")
+            continue
+        with session_scope() as session:
+            result = import_records(session=session, records=records, actor=actor, now=now)
+        summary["files"] += 1
+        for name in ("created", "updated", "unchanged"):
+            summary[name] += getattr(result, name)
+        summary["rejected"] += len(result.rejected)
+        if result.rejected:
+            (folder / "failed").mkdir(parents=True, exist_ok=True)
+            (folder / "failed" / f"{path.stem}.rejected.txt").write_text(
+                "\n".join(f"#{r['index']} {r.get(key)}: {r['errors']}" for r in result.rejected), encoding="utf-8"
+            )
+        move(path, folder / "done")
+    return summary

@@ -1,7 +1,12 @@
-"""Deployments served by ``caseflow serve`` — the same set, schedules and limits as ``prefect.yaml``."""
+"""Deployments served by ``caseflow serve`` — the same set, schedules and limits as ``prefect.yaml``.
+
+One table says what each deployment is; ``deployments()`` builds the served set from it and
+``tests/flows/test_deployments.py`` checks ``prefect.yaml`` against it, entry by entry.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -19,6 +24,37 @@ from flows.sweep import revisit_sweep_flow
 TZ = "Asia/Shanghai"
 
 
+@dataclass(frozen=True)
+class DeploymentSpec:
+    flow: Any
+    name: str
+    cron: str  # SPEC §5, in TZ
+    tags: tuple[str, ...]
+    description: str
+
+
+SPECS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec(intake_new_contracts_flow, "intake-new-contracts", "0 6 * * *", ("revisit", "intake"),
+                   "Daily 06:00: policy feed → revisit cases (SPEC §2.1–2.3, §2.9)."),
+    DeploymentSpec(callback_dispatch_flow, "callback-dispatch", "*/5 * * * *", ("revisit", "queue"),
+                   "Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7)."),
+    DeploymentSpec(revisit_sweep_flow, "revisit-sweep", "*/10 * * * *", ("revisit", "sweep", "escalation"),
+                   "Every 10 min: attempt windows, work-order deadlines, cooling-off near/expired, escalations "
+                   "(SPEC §2.3, §2.7, §2.8, §5)."),
+    DeploymentSpec(complaint_sla_sweep_flow, "complaint-sla-sweep", "*/10 * * * *", ("complaint", "sweep"),
+                   "Every 10 min: complaint acknowledgement / feedback / 15-30-day limits; escalations (SPEC §2.12)."),
+    DeploymentSpec(monthly_report_flow, "monthly-report", "0 7 * * *", ("reports", "quality"),
+                   "Daily 07:00, acts on the first working day: last month's report and agent warnings "
+                   "(SPEC §2.10, §2.14)."),
+    DeploymentSpec(send_notifications_flow, "send-notifications", "* * * * *", ("notifications",),
+                   "Every minute: send the outbox with retries, backoff and per-channel rate limits (SPEC §6)."),
+    DeploymentSpec(customer_care_flow, "customer-care", "0 8 * * *", ("notifications", "care"),
+                   "Daily 08:00: birthday and festival greetings, once per customer and year (SPEC §5)."),
+    DeploymentSpec(claims_revisit_intake_flow, "claims-revisit-intake", "30 6 * * *", ("revisit", "claims"),
+                   "Daily 06:30: claims feed → claim revisits and care touches (SPEC §2.11)."),
+)
+
+
 def _one_at_a_time() -> ConcurrencyLimitConfig:
     # a sweep that is still running makes the next tick pointless: cancel the new one
     return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
@@ -26,61 +62,12 @@ def _one_at_a_time() -> ConcurrencyLimitConfig:
 
 def deployments() -> list[Any]:
     return [
-        intake_new_contracts_flow.to_deployment(
-            name="intake-new-contracts",
-            schedules=[Cron("0 6 * * *", timezone=TZ)],
+        spec.flow.to_deployment(
+            name=spec.name,
+            schedules=[Cron(spec.cron, timezone=TZ)],
             concurrency_limit=_one_at_a_time(),
-            tags=["revisit", "intake"],
-            description="Daily 06:00: policy feed → revisit cases (SPEC §2.1–2.3, §2.9).",
-        ),
-        callback_dispatch_flow.to_deployment(
-            name="callback-dispatch",
-            schedules=[Cron("*/5 * * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["revisit", "queue"],
-            description="Every 5 min: due cases, appointments and re-calls join the call queue (SPEC §2.7).",
-        ),
-        revisit_sweep_flow.to_deployment(
-            name="revisit-sweep",
-            schedules=[Cron("*/10 * * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["revisit", "sweep", "escalation"],
-            description="Every 10 min: attempt windows, work-order deadlines, cooling-off near/expired, escalations "
-            "(SPEC §2.3, §2.7, §2.8, §5).",
-        ),
-        complaint_sla_sweep_flow.to_deployment(
-            name="complaint-sla-sweep",
-            schedules=[Cron("*/10 * * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["complaint", "sweep"],
-            description="Every 10 min: complaint acknowledgement / feedback / 15-30-day limits; escalations (SPEC §2.12).",
-        ),
-        monthly_report_flow.to_deployment(
-            name="monthly-report",
-            schedules=[Cron("0 7 * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["reports", "quality"],
-            description="Daily 07:00, acts on the first working day: last month's report and agent warnings (SPEC §2.10, §2.14).",
-        ),
-        send_notifications_flow.to_deployment(
-            name="send-notifications",
-            schedules=[Cron("* * * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["notifications"],
-            description="Every minute: send the outbox with retries, backoff and per-channel rate limits (SPEC §6).",
-        ),
-        customer_care_flow.to_deployment(
-            name="customer-care",
-            schedules=[Cron("0 8 * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["notifications", "care"],
-            description="Daily 08:00: birthday and festival greetings, once per customer and year (SPEC §5).",
-        ),
-        claims_revisit_intake_flow.to_deployment(
-            name="claims-revisit-intake",
-            schedules=[Cron("30 6 * * *", timezone=TZ)],
-            concurrency_limit=_one_at_a_time(),
-            tags=["revisit", "claims"],
-            description="Daily 06:30: claims feed → claim revisits and care touches (SPEC §2.11).",
-        ),
+            tags=list(spec.tags),
+            description=spec.description,
+        )
+        for spec in SPECS
     ]
