@@ -35,6 +35,8 @@ def _start_prefect_server() -> subprocess.Popen[bytes]:
     env.setdefault("PREFECT_HOME", str(DATA_DIR / "prefect"))
     env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
     env["PREFECT_SERVER_API_PORT"] = str(PREFECT_PORT)
+    # an embedded server on a service-centre network has no internet: no telemetry, no error line for it
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     prefect = os.path.join(os.path.dirname(sys.executable), "prefect")
     proc = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(PREFECT_PORT)], env=env)
     api = f"http://127.0.0.1:{PREFECT_PORT}/api"
