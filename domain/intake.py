@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, and_, bindparam, func, insert, literal, select, update
@@ -342,7 +342,7 @@ def fill_cooling_off(session: Session, *, ctx: Ctx) -> int:
             select(
                 RevisitCase.id, RevisitCase.version, RevisitCase.state, RevisitCase.flags,
                 RevisitCase.cooling_off_rule_version, Policy.receipt_signed_date, Policy.issue_date,
-                Policy.cooling_off_days,
+                Policy.cooling_off_days, RevisitCase.supplementary_needed, RevisitCase.due_date,
             )
             .join(Policy, Policy.id == RevisitCase.policy_id)
             .where(
@@ -368,8 +368,16 @@ def fill_cooling_off(session: Session, *, ctx: Ctx) -> int:
                 flags.append(COOLING_OFF_FLOORED)
             payload = {"cooling_off_start": _iso(period.start), "cooling_off_end": _iso(period.end),
                        "rule_version": period.rule_version, "floored": floored}  # fmt: skip
-            items.append((row, {"cooling_off_start": period.start, "cooling_off_end": period.end, "flags": flags},
-                          payload))
+            # every item sets the same columns (_audited_changes): due_date too, unchanged unless moved below
+            changes: dict[str, Any] = {"cooling_off_start": period.start, "cooling_off_end": period.end, "flags": flags,
+                                       "due_date": row.due_date}
+            if row.supplementary_needed and row.state == "scheduled" and period.start is not None:
+                # 补访 waiting for a receipt: it is due the day the period starts, not at its provisional date
+                again = period.start + timedelta(days=1)
+                if again < row.due_date:
+                    changes["due_date"] = again
+                    payload["due_date"] = _iso(again)
+            items.append((row, changes, payload))
         _audited_changes(session, "cooling_off_set", items, ctx)
         session.commit()
         filled += len(items)

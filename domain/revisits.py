@@ -22,7 +22,8 @@ from domain import revisit_rules as rules
 from domain.complaints import open_complaint
 from domain.penalties import record_proxy_signature_penalties, release_commission_hold
 from domain.work_orders import OPEN_STATES as OPEN_ORDER_STATES
-from domain.work_orders import create_work_order, notice
+from domain.work_orders import create_work_order, notice, withdraw_orders
+from domain.work_orders import due_at as wo_due_at
 from models import CallAttempt, Policy, RevisitCase, WorkOrder
 from statemachines.engine import (
     CaseNotFound,
@@ -59,7 +60,12 @@ class Ctx:
 
 
 def _load(session: Session, case_id: int) -> RevisitCase:
-    case = session.get(RevisitCase, case_id, populate_existing=True)
+    """The case, locked on PostgreSQL: the version checked here is the one every later step of the request
+    sees (two agents recording an attempt at once: one wins, the other gets 409)."""
+    stmt = select(RevisitCase).where(RevisitCase.id == case_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    case = session.execute(stmt).scalars().first()
     if case is None:
         raise CaseNotFound("revisit", case_id)
     return case
@@ -161,8 +167,11 @@ def record_attempt(
 
 
 def _check_attempt_allowed(case: RevisitCase, ctx: Ctx) -> None:
-    """Callable hours, the daily cap and the spacing (SPEC §2.7); an appointment overrides spacing."""
+    """Due date, callable hours, the daily cap and the spacing (SPEC §2.2, §2.7); an appointment overrides spacing."""
     s = ctx.settings
+    if local_date(ctx.now) < case.due_date:
+        # 清单抽取: not before its extraction day (the customer may not even hold the contract yet)
+        raise Rejected(f"this revisit is due from {case.due_date}; it cannot be called before")
     if not rules.is_callable(ctx.now, s):
         raise Rejected(
             f"calls are made only between {s.callable_from:%H:%M} and {s.callable_until:%H:%M} Asia/Shanghai; "
@@ -201,12 +210,21 @@ def _book_appointment(
             f"the appointment {local(when):%Y-%m-%d %H:%M} is outside callable hours "
             f"{s.callable_from:%H:%M}–{s.callable_until:%H:%M} Asia/Shanghai"
         )
-    if case.cooling_off_end is not None and local_date(when) > case.cooling_off_end:
-        raise Rejected(f"the appointment must fall inside the cooling-off period ending {case.cooling_off_end}")
+    if case.cooling_off_end is not None:
+        # the ladder is planned backwards (SPEC §2.7): a phone appointment must leave the letter / on-site rung
+        # its working days before the cooling-off end
+        jump = dict(rules.cooling_off_deadlines(case.cooling_off_end, ctx.calendar, s))["ladder_jump"]
+        if when >= jump:
+            raise Rejected(
+                f"the appointment must come before {local(jump):%Y-%m-%d %H:%M}: the cooling-off period ends "
+                f"{case.cooling_off_end} and a letter / on-site revisit needs its last "
+                f"{s.ladder_letter_onsite_workdays} working days"
+            )
     if case.revisit_due_date is not None and local_date(when) > case.revisit_due_date:
         # a claim revisit is due within 5 working days of closing (SPEC §2.11)
         raise Rejected(f"the appointment must fall on or before the claim revisit's last day {case.revisit_due_date}")
-    changes = {**counters, "appointment_at": when, "next_attempt_at": when, "claimed_by": None}
+    # the customer was reached and chose a time: if that call fails, the unreached window starts again
+    changes = {**counters, "appointment_at": when, "next_attempt_at": when, "claimed_by": None, "first_attempt_at": None}
     _send(session, case, "book_appointment", ctx, payload={"appointment_at": when}, changes=changes)
 
 
@@ -381,6 +399,8 @@ def _require_supplementary(session: Session, case: RevisitCase, policy: Policy, 
         changes={
             "supplementary_needed": True, "classification": None, "due_date": again,
             "next_attempt_at": None, "appointment_at": None, "claimed_by": None,
+            # the supplementary revisit is a new revisit: its own attempt window, budget and ladder
+            "first_attempt_at": None, "attempt_count": 0, "recall_count": 0,
         },
     )
 
@@ -434,6 +454,11 @@ def escalate_to_letter(
         changes={"next_attempt_at": None, "appointment_at": None, "claimed_by": None},
     )
     _issue(session, case, "failed_followup", ctx, note=reason)
+    withdraw_orders(
+        session, case_ids=[case.id], kinds=("verification",), now=ctx.now, actor=ctx.actor,
+        reason="the revisit went to letter / on-site: the contact verification is no longer needed",
+        flow_run_id=ctx.flow_run_id,
+    )
     queue_message(
         session,
         Message(
@@ -441,7 +466,8 @@ def escalate_to_letter(
             template="revisit_letter",
             recipient=f"policy:{case.policy_no}",
             context={"case_id": case.id, "policy_no": case.policy_no},
-            dedupe_key=f"revisit:{case.id}:letter",
+            # one letter per trip to letter / on-site (a supplementary revisit may take the case there again)
+            dedupe_key=f"revisit:{case.id}:letter:v{case.version}",
         ),
         kind="revisit",
         case_id=case.id,
@@ -548,7 +574,7 @@ def send_work_order_event(
             now=ctx.now,
             expected_version=expected_version,
             payload=payload,
-            changes=_order_changes(event, payload, ctx),
+            changes=_order_changes(event, payload, ctx, session.get(WorkOrder, order_id)),
             flow_run_id=ctx.flow_run_id,
             commit=False,
         )
@@ -563,7 +589,11 @@ def send_work_order_event(
         raise
 
 
-def _order_changes(event: str, payload: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def _order_changes(event: str, payload: Mapping[str, Any], ctx: Ctx, order: WorkOrder | None = None) -> dict[str, Any]:
+    if event == "return_to_branch" and order is not None:
+        # HQ sends the work back: the branch gets the kind's working days again, counted from today (an order
+        # submitted in time must not be overdue, nor quality-listed, the moment it comes back)
+        return {"due_at": wo_due_at(order.kind, ctx.now, ctx.calendar, ctx.settings), "explanation": None}
     if event == "submit":
         return {"result": dict(payload.get("result") or {})}
     if event == "explain":

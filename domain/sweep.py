@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, literal, select, update
+from sqlalchemy import String, and_, case, cast, literal, select, update
 from sqlmodel import Session
 
 from core.clock import end_of_day, local_date, start_of_day
 from core.db import UTCDateTime, is_transient
 from domain import revisit_rules as rules
 from domain.revisits import Ctx
-from domain.work_orders import issue_bulk
+from domain.work_orders import issue_bulk, withdraw_orders
 from models import RevisitCase, WorkOrder
 from statemachines.engine import Message, apply_bulk, enqueue, enqueue_from, key_of
 from statemachines.revisit import RevisitMachine
@@ -306,6 +306,13 @@ def _to_letter(session: Session, rows: Sequence[Any], reason: str, ctx: Ctx, rep
         calendar=ctx.calendar, settings=ctx.settings, note=reason, flow_run_id=ctx.flow_run_id,
     )
     report.work_orders_issued["failed_followup"] += len(issued)
+    withdrawn = withdraw_orders(
+        session, case_ids=[r.id for r in rows], kinds=("verification",), now=ctx.now, actor=ctx.actor,
+        reason="the revisit went to letter / on-site: the contact verification is no longer needed",
+        flow_run_id=ctx.flow_run_id,
+    )
+    if withdrawn:
+        report.counts[("work_order", "withdraw")] += withdrawn
     for r in rows:
         end = r.cooling_off_end.isoformat() if r.cooling_off_end else None
         report.escalated.append({"case_id": r.id, "policy_no": r.policy_no, "branch": r.branch_code,
@@ -313,7 +320,8 @@ def _to_letter(session: Session, rows: Sequence[Any], reason: str, ctx: Ctx, rep
     ids = [r.id for r in rows]
     report.messages += enqueue_from(
         session, kind="revisit", case_ids=ids, channel="letter", template="revisit_letter",
-        recipient=key_of("policy:", RevisitCase.policy_no, ""), dedupe_key=key_of("revisit:", RevisitCase.id, ":letter"),
+        recipient=key_of("policy:", RevisitCase.policy_no, ""),
+        dedupe_key=key_of("revisit:", RevisitCase.id, ":letter:v").concat(cast(RevisitCase.version, String)),
         context={"case_id": RevisitCase.id, "policy_no": RevisitCase.policy_no}, now=ctx.now,
     )
     report.messages += _case_messages(session, ids, "revisit_escalation", ("supervisor", "branch"), "ladder_jump", reason, ctx)

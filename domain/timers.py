@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.clock import as_utc, local_date
-from domain.revisits import Ctx
+from domain.revisits import Ctx, _load, escalate_to_letter
 from models import CallAttempt, RevisitCase
 from statemachines.engine import Message, apply_bulk, enqueue
 
@@ -24,13 +25,14 @@ def open_due_cases(session: Session, *, ctx: Ctx) -> int:
         ids = _ids(
             session,
             select(RevisitCase.id)
-            .where(RevisitCase.state == "scheduled", RevisitCase.due_date <= today)
+            .where(RevisitCase.state == "scheduled", RevisitCase.due_date <= today,
+                   RevisitCase.special_revisit.is_(False))
             .order_by(RevisitCase.id),
             ctx.settings.sweep_batch_size,
         )
         if not ids:
             session.commit()  # end the read: on SQLite an open transaction holds the database's write lock
-            return total
+            return total + _special_to_letter(session, today=today, ctx=ctx)
         done = apply_bulk(
             session, kind="revisit", event="open_calls", case_ids=ids, actor=ctx.actor, now=ctx.now,
             flow_run_id=ctx.flow_run_id, set_values={"next_attempt_at": None},
@@ -94,4 +96,22 @@ def remind_owners(session: Session, *, case_ids: list[int], ctx: Ctx) -> int:
             "revisit", case_id,
         ))
     return enqueue(session, items, now=ctx.now)
+
+
+def _special_to_letter(session: Session, *, today: Any, ctx: Ctx) -> int:
+    """A special revisit (特殊回访件: deaf, abroad…) that falls due again — a supplementary revisit — goes to
+    letter / on-site, never to the phone queue (SPEC §2.7). Rare: one case at a time through the engine."""
+    ids = list(session.execute(
+        select(RevisitCase.id).where(RevisitCase.state == "scheduled", RevisitCase.due_date <= today,
+                                     RevisitCase.special_revisit.is_(True))
+    ).scalars())
+    for case_id in ids:
+        try:
+            escalate_to_letter(session, _load(session, case_id),
+                               "special revisit (特殊回访件): letter / on-site, not the phone", ctx)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return len(ids)
 

@@ -156,3 +156,25 @@ def issue_bulk(
         now=now,
     )
     return issued
+
+
+def withdraw_orders(
+    session: Session, *, case_ids: list[int], kinds: tuple[str, ...], reason: str, now: datetime, actor: str,
+    flow_run_id: str | None = None,
+) -> int:
+    """Withdraw the cases' open orders of ``kinds`` (one audit row each): a rung the case has left behind
+    must not go overdue nor onto the quality list."""
+    from sqlalchemy import select
+
+    from statemachines.engine import apply_bulk
+
+    if not case_ids:
+        return 0
+    ids = list(session.execute(
+        select(WorkOrder.id).where(WorkOrder.case_id.in_(case_ids), WorkOrder.kind.in_(kinds),
+                                   WorkOrder.state.in_(OPEN_STATES))
+    ).scalars())
+    done = apply_bulk(session, kind="work_order", event="withdraw", case_ids=ids, actor=actor, now=now,
+                      payload={"reason": reason}, set_values={"closed_at": now}, flow_run_id=flow_run_id)
+    return len(done)
+

@@ -120,18 +120,20 @@ class RevisitMachine(CaseMachine):
         | verification.to.itself()
         | letter_or_onsite.to.itself()
     )
+    # a sub-standard revisit is already a success (only the branch's remark is pending): no deadline of the
+    # revisit itself can pass on it
     cooling_off_deadline_near = _loops(
-        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
-        second_communication, letter_or_onsite,
+        scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
+        letter_or_onsite,
     )
     cooling_off_expired = _loops(
-        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
-        second_communication, letter_or_onsite,
+        scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
+        letter_or_onsite,
     )
     # a claim revisit not completed within its working days of closing (SPEC §2.11): recorded, state unchanged
     revisit_deadline_missed = _loops(
-        scheduled, calling, appointment, verification, recall, problem, substandard, follow_up_call,
-        second_communication, letter_or_onsite,
+        scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
+        letter_or_onsite,
     )
     # the policy was surrendered or cancelled: nothing more to revisit
     cancel = (

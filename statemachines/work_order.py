@@ -12,7 +12,7 @@ from statemachines.base import CaseMachine, TransitionRejected
 class WorkOrderMachine(CaseMachine):
     """open → in_progress → submitted → accepted | returned (→ in_progress); overdue → explained | quality_listed."""
 
-    timed_events = ("mark_overdue", "quality_list")
+    timed_events = ("mark_overdue", "quality_list", "withdraw")
 
     open = State(initial=True)
     in_progress = State()
@@ -41,6 +41,11 @@ class WorkOrderMachine(CaseMachine):
     # 逾期情况书面说明: a written explanation keeps it off the quality list
     explain = overdue.to(explained, validators="needs_explanation")
     quality_list = overdue.to(quality_listed)
+    # the case moved past this order's rung (e.g. to letter / on-site): the branch's work is no longer wanted
+    withdraw = (
+        open.to(cancelled) | in_progress.to(cancelled) | returned.to(cancelled) | overdue.to(cancelled)
+        | explained.to(cancelled)
+    )
     cancel = (
         open.to(cancelled, validators="needs_reason")
         | in_progress.to(cancelled, validators="needs_reason")

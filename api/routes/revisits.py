@@ -115,7 +115,9 @@ def list_revisits(
     """Filter by state, class, branch, channel, overdue, due before; paginated."""
     stmt = select(RevisitCase)
     if user.role == "call_agent":
-        stmt = stmt.where(RevisitCase.state != "scheduled")  # a call agent never sees a case before it is due
+        # a call agent never sees a case before it is due (SPEC §4): not scheduled, and its due date has come
+        today = clock.local_date(clock.now())
+        stmt = stmt.where(RevisitCase.state != "scheduled", RevisitCase.due_date <= today)
     if user.role == "branch_staff":
         if branch and branch != user.branch_code:
             raise Problem(403, "Forbidden", "branch staff see only their own branch")
@@ -146,7 +148,7 @@ def list_revisits(
 @router.get("/revisits/{case_id}")
 def get_revisit(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     case = _case(session, user, case_id)
-    if user.role == "call_agent" and case.state == "scheduled":
+    if user.role == "call_agent" and (case.state == "scheduled" or case.due_date > clock.local_date(clock.now())):
         raise Problem(404, "Not found", f"revisit {case_id} is not due yet")  # an agent never sees it early
     return revisit_view(session, case)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -566,3 +566,16 @@ def test_a_failed_follow_up_call_attempt_is_recorded_through_the_api(client: Tes
     assert "follow_up_understood" in assert_problem(refused, 422)["detail"]
     assert db_case(session, case.id).version == body["version"]
     assert db_count(session, CallAttempt, CallAttempt.case_id == case.id) == 1
+
+
+def test_a_call_agent_never_sees_a_case_before_its_due_date_whatever_its_state(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A case flagged at intake can be verified and re-called before its extraction day: still not visible."""
+    agent = auth("call_agent")
+    future = date.today() + timedelta(days=30)
+    early = case_in(session, state="calling", due_date=future)
+    due = case_in(session, state="calling")
+    session.commit()
+    assert_problem(client.get(f"/revisits/{early.id}", headers=agent), 404)
+    listed = [c["id"] for c in client.get("/revisits", headers=agent).json()["items"]]
+    assert due.id in listed and early.id not in listed
+    assert client.get(f"/revisits/{early.id}", headers=auth("supervisor")).status_code == 200

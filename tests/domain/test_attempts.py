@@ -61,7 +61,9 @@ def answers(**over: str) -> dict[str, str]:
     return {**ALL_YES, **over}
 
 
-def new_case(session: Session, *, signed: date | None = SIGNED, state: str = "calling", **policy_over: Any) -> RevisitCase:
+def new_case(
+    session: Session, *, signed: date | None = SIGNED, state: str = "calling", due: date | None = None, **policy_over: Any
+) -> RevisitCase:
     """A policy and its revisit case with consistent dates (cooling-off end computed from ``signed``)."""
     policy = make_policy(
         session,
@@ -74,7 +76,7 @@ def new_case(session: Session, *, signed: date | None = SIGNED, state: str = "ca
         session,
         policy=policy,
         state=state,
-        due_date=(signed + timedelta(days=2)) if signed else date(2026, 10, 1),
+        due_date=due or ((signed + timedelta(days=2)) if signed else date(2026, 10, 1)),
         cooling_off_start=signed,
         cooling_off_end=end,
     )
@@ -436,7 +438,7 @@ def test_success_on_the_last_day_of_cooling_off_is_not_late(session: Session) ->
 
 def test_success_before_the_receipt_was_signed_needs_a_supplementary_revisit(session: Session) -> None:
     # bancassurance is due the day after issue, possibly before the customer signs the receipt
-    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance")
+    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance", due=date(2026, 10, 10))
     after = attempt(session, case.id, "connected", sh(DAY, 10), answers=answers())
     assert after.state == "scheduled"
     assert after.supplementary_needed is True and after.classification is None
@@ -479,7 +481,7 @@ def test_no_attempt_on_a_case_that_is_not_being_called(session: Session) -> None
 
 
 def test_substandard_before_the_receipt_was_signed_needs_a_supplementary_revisit_too(session: Session) -> None:
-    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance")
+    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance", due=date(2026, 10, 10))
     after = attempt(session, case.id, "connected", sh(DAY, 10), answers=answers(coverage_known="corrected"))
     assert after.state == "scheduled" and after.supplementary_needed is True
     assert after.due_date == date(2026, 10, 15)
@@ -517,3 +519,103 @@ def test_the_booking_agent_is_reminded_when_the_customers_time_comes(session: Se
     session.rollback()
     release_due_callbacks(session, ctx=ctx(sh(DAY, 15, 30), "flow:callback-dispatch"))
     assert count(session, OutboxMessage) == 1  # the same moment again: no second reminder
+
+
+# --- review findings: races, resets, the ladder's room ------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_two_agents_recording_at_once_one_wins_the_other_gets_stale(pg_session: Session, pg_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time as wall
+
+    import domain.revisits as rv
+
+    case = new_case(pg_session)
+    case_id, version = case.id, case.version
+    real = rv._check_attempt_allowed
+
+    def slow(c: RevisitCase, cx: Ctx) -> None:
+        wall.sleep(0.3)  # hold the row while the other agent arrives
+        real(c, cx)
+
+    monkeypatch.setattr(rv, "_check_attempt_allowed", slow)
+    outcomes: list[str] = []
+
+    def agent(name: str, outcome: str) -> None:
+        with Session(pg_engine, expire_on_commit=False) as s:
+            try:
+                record_attempt(s, case_id=case_id, outcome=outcome, answers=None, details=None, appointment_at=None,
+                               expected_version=version, ctx=ctx(sh(DAY, 10), f"user:{name}"))
+                outcomes.append("ok")
+            except StaleVersion:
+                outcomes.append("stale")
+
+    threads = [threading.Thread(target=agent, args=(n, o)) for n, o in (("a", "no_answer"), ("b", "busy"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", "stale"]
+    pg_session.expire_all()
+    assert pg_session.get(RevisitCase, case_id).attempt_count == 1
+    assert count(pg_session, CallAttempt) == 1
+
+
+def test_an_appointment_must_leave_the_letter_rung_its_working_days(session: Session) -> None:
+    # signed 10-09, cooling-off ends Mon 10-26: the last 3 working days are 10-22, 10-23, 10-26 → jump 10-21 00:00
+    case = new_case(session)
+    with pytest.raises(Rejected, match="must come before 2026-10-21 00:00"):
+        attempt(session, case.id, "appointment", sh(DAY, 10), appointment_at=sh(date(2026, 10, 21), 9))
+    booked = attempt(session, case.id, "appointment", sh(DAY, 10), appointment_at=sh(date(2026, 10, 20), 19, 59))
+    assert booked.state == "appointment"
+
+
+def test_booking_an_appointment_restarts_the_unreached_window(session: Session) -> None:
+    from domain import sweep
+
+    case = new_case(session)
+    attempt(session, case.id, "no_answer", sh(DAY, 10))
+    booked = attempt(session, case.id, "appointment", sh(DAY + timedelta(days=1), 10),
+                     appointment_at=sh(DAY + timedelta(days=3), 10))
+    assert booked.first_attempt_at is None
+    session.rollback()
+    from domain.timers import release_due_callbacks
+
+    release_due_callbacks(session, ctx=ctx(sh(DAY + timedelta(days=3), 10), "flow:callback-dispatch"))
+    session.rollback()
+    report = sweep.run_sweep(session, ctx=ctx(sh(DAY + timedelta(days=3), 10, 2), "flow:revisit-sweep"))
+    assert ("revisit", "attempt_window_expired") not in report.counts
+    assert reload(session, case.id).state == "calling"  # the customer's call is still to be made
+
+
+def test_a_supplementary_revisit_starts_with_a_fresh_window_budget_and_ladder(session: Session) -> None:
+    case = new_case(session, signed=None)  # receipt not signed yet: a success needs a 补访
+    attempt(session, case.id, "no_answer", sh(DAY, 10))
+    done = attempt(session, case.id, "connected", sh(DAY, 14), answers=answers())
+    assert done.state == "scheduled" and done.supplementary_needed
+    assert (done.first_attempt_at, done.attempt_count, done.recall_count) == (None, 0, 0)
+
+
+def test_a_special_revisit_falling_due_again_goes_to_letter_not_to_the_phone(session: Session) -> None:
+    from domain.timers import open_due_cases
+
+    case = new_case(session, state="scheduled", special_revisit=True)
+    case.special_revisit, case.due_date = True, DAY
+    session.add(case)
+    plain = new_case(session, state="scheduled")
+    plain.due_date = DAY
+    session.add(plain)
+    session.commit()
+    assert open_due_cases(session, ctx=ctx(sh(DAY, 0), "flow:callback-dispatch")) == 2
+    assert reload(session, case.id).state == "letter_or_onsite"
+    assert reload(session, plain.id).state == "calling"
+    assert [o.kind for o in orders_of(session, case.id)] == ["failed_followup"]
+    assert count(session, OutboxMessage, OutboxMessage.template == "revisit_letter") == 1
+
+
+def test_a_case_cannot_be_called_before_its_due_date(session: Session) -> None:
+    case = new_case(session, due=DAY + timedelta(days=1))  # e.g. verified and re-called before its day
+    with pytest.raises(Rejected, match="due from 2026-10-13"):
+        attempt(session, case.id, "connected", sh(DAY, 23, 0) - timedelta(hours=4), answers=answers())
+    assert attempt(session, case.id, "connected", sh(DAY + timedelta(days=1), 9), answers=answers()).state == "closed_success"

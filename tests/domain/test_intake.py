@@ -419,7 +419,7 @@ def test_a_special_revisit_goes_straight_to_letter_or_onsite(session, now, due):
     assert (order.kind, order.state, order.due_at) == ("failed_followup", "open", due)
     notice, letter = sorted(outbox(session), key=lambda m: m.channel)  # internal, letter
     assert (letter.channel, letter.template, letter.recipient, letter.dedupe_key) == (
-        "letter", "revisit_letter", f"policy:{p.policy_no}", f"revisit:{case.id}:letter"
+        "letter", "revisit_letter", f"policy:{p.policy_no}", f"revisit:{case.id}:letter:v2"  # one per trip to letter
     )
     assert (letter.case_kind, letter.case_id) == ("revisit", case.id)
     assert (notice.channel, notice.template, notice.case_id) == ("internal", "work_order_notice", order.id)
@@ -624,3 +624,22 @@ def test_later_receipts_and_shared_numbers_are_audited_on_postgresql(pg_session)
     assert case_of(session, late).due_date == date(2026, 9, 16)
     assert all(case_of(session, p).verification_reason == "shared_number" for p in pair)
     assert audit_of(session, case_of(session, on_time)) == [(1, "created", "", "scheduled")]
+
+
+def test_a_supplementary_revisit_waiting_for_its_receipt_falls_due_when_the_period_starts(session):
+    """补访 before the receipt was signed is dated provisionally; once signed it is due the day after."""
+    p = make_policy(session, receipt_signed_date=None, receipt_entered_date=None, **holder())
+    intake(session, now=at(2026, 9, 11, 6, 0))
+    case = case_of(session, p)
+    case.supplementary_needed, case.due_date = True, date(2026, 10, 27)  # provisional: success day + 15
+    session.add(case)
+    p.receipt_signed_date = date(2026, 10, 14)
+    session.add(p)
+    session.commit()
+    intake(session, now=at(2026, 10, 15, 6, 0))
+    case = case_of(session, p)
+    assert (case.cooling_off_end, case.due_date) == (date(2026, 10, 29), date(2026, 10, 15))
+    entry = session.execute(
+        select(AuditEntry).where(AuditEntry.case_id == case.id, AuditEntry.event == "cooling_off_set")
+    ).scalars().one()
+    assert entry.payload["due_date"] == "2026-10-15"

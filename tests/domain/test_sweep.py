@@ -105,7 +105,7 @@ def test_cooling_off_ladder_near_and_expiry_over_the_holiday(session: Session) -
     assert (order.kind, order.due_at) == ("failed_followup", end_of(date(2026, 9, 29)))  # 1 working day
     assert outbox(session) == [
         ("work_order_notice", "branch:SH01", f"work_order:{order.id}:created"),
-        ("revisit_letter", f"policy:{calling.policy_no}", f"revisit:{calling.id}:letter"),
+        ("revisit_letter", f"policy:{calling.policy_no}", f"revisit:{calling.id}:letter:v2"),
         ("revisit_escalation", "supervisor:SH01", f"revisit:{calling.id}:ladder_jump:supervisor"),
         ("revisit_escalation", "branch:SH01", f"revisit:{calling.id}:ladder_jump:branch"),
     ]
@@ -339,3 +339,47 @@ def test_a_claim_revisit_past_its_five_working_days_is_late(session: Session) ->
     late = session.execute(select(OutboxMessage).where(OutboxMessage.template == "revisit_late")).scalars().one()
     assert late.context["claim_no"] == "C9" and late.context["revisit_due_by"] == "2026-10-12"
     assert not run(session, sh(date(2026, 10, 20), 0)).counts
+
+
+# --- review findings -------------------------------------------------------------------------------------------
+
+
+def test_a_substandard_success_is_neither_escalated_nor_late(session: Session) -> None:
+    case = make_revisit(session, state="substandard", classification="substandard", cooling_off_end=END)
+    session.commit()
+    report = run(session, sh(date(2026, 10, 9), 0))
+    assert not report.counts and not report.late
+    now = session.get(RevisitCase, case.id)
+    assert (now.late, now.deadline_event, now.next_deadline_at) == (False, sweep.DONE, None)
+    assert count(session, OutboxMessage) == 0
+
+
+def test_a_returned_order_gets_its_working_days_again(session: Session) -> None:
+    from domain.revisits import send_work_order_event
+    from tests.domain.test_attempts import ctx
+
+    order = _order(session)  # due at the end of 09-30
+    session.commit()
+    for event, payload, at in (("submit", {"result": {"phone": "13900000000"}}, sh(date(2026, 9, 30), 10)),
+                               ("return_to_branch", {"reason": "the number is the agent's"}, sh(date(2026, 10, 9), 10))):
+        session.rollback()
+        version = session.get(WorkOrder, order.id, populate_existing=True).version
+        send_work_order_event(session, order_id=order.id, event=event, payload=payload, expected_version=version,
+                              ctx=ctx(at, "user:hq"))
+    back = session.get(WorkOrder, order.id, populate_existing=True)
+    # returned Fri 10-09: 3 working days → 10-10 (make-up Saturday), 10-12, 10-13
+    assert (back.state, back.due_at) == ("returned", end_of(date(2026, 10, 13)))
+    assert not run(session, sh(date(2026, 10, 13), 23, 59)).counts
+    assert run(session, sh(date(2026, 10, 14), 0)).counts[("work_order", "mark_overdue")] == 1
+
+
+def test_a_jump_to_letter_withdraws_the_open_verification_order(session: Session) -> None:
+    case = make_revisit(session, state="calling", cooling_off_end=END)
+    verification = make_work_order(session, case=case, kind="verification", due_at=end_of(date(2026, 10, 9)))
+    session.commit()
+    report = run(session, sh(date(2026, 9, 28), 0))
+    assert report.counts[("work_order", "withdraw")] == 1
+    assert session.get(WorkOrder, verification.id).state == "cancelled"
+    run(session, sh(date(2026, 10, 20), 0))  # long after its due day: the withdrawn order stays withdrawn
+    listed = session.execute(select(WorkOrder.kind).where(WorkOrder.state == "quality_listed")).scalars().all()
+    assert session.get(WorkOrder, verification.id).state == "cancelled" and listed == ["failed_followup"]

@@ -354,7 +354,7 @@ def test_branch_queue_is_scoped_to_the_branch(session: Session) -> None:
 
 
 def test_follow_up_success_before_the_receipt_was_signed_needs_a_supplementary_revisit(session: Session) -> None:
-    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance")
+    case = new_case(session, signed=date(2026, 10, 14), channel="bancassurance", due=date(2026, 10, 10))
     attempt(session, case.id, "connected", sh(DAY, 10), answers=answers(coverage_known="no"))
     [order] = orders_of(session, case.id)
     branch_completes(session, order.id, sh(DAY, 15), {"explanation": "explained"})

@@ -103,8 +103,8 @@ def test_intake_and_callbacks_across_national_day_week(session: Session) -> None
     from models import OutboxMessage
     from tests.domain.test_attempts import ctx, sh
 
-    # entered Wed 09-30 → due Thu 10-01 (National Day); signed 09-29 → cooling-off ends 10-14
-    _drop([policy_payload(receipt_entered_date="2026-09-30", receipt_signed_date="2026-09-29")])
+    # entered Wed 09-30 → due Thu 10-01 (National Day); signed 09-30 → cooling-off ends Thu 10-15
+    _drop([policy_payload(receipt_entered_date="2026-09-30", receipt_signed_date="2026-09-30")])
     week = {
         "09-30 06:00 intake": (intake_new_contracts_flow, sh(date(2026, 9, 30), 6)),
         "09-30 23:55": (callback_dispatch_flow, sh(date(2026, 9, 30), 23, 55)),
@@ -114,7 +114,7 @@ def test_intake_and_callbacks_across_national_day_week(session: Session) -> None
     assert results["09-30 06:00 intake"]["created"] == 1 and results["09-30 06:00 intake"]["opened"] == 0
     assert results["09-30 23:55"]["open_calls"] == 0 and results["10-01 00:00"]["open_calls"] == 1
     case = session.execute(select(RevisitCase)).scalars().one()
-    assert (case.state, case.cooling_off_end) == ("calling", date(2026, 10, 14))
+    assert (case.state, case.cooling_off_end) == ("calling", date(2026, 10, 15))
     session.rollback()
     # the customer, reached on a holiday, asks to be called on the make-up working Saturday at 10:30
     record_attempt(session, case_id=case.id, outcome="appointment", answers=None, details=None,

@@ -94,8 +94,8 @@ def test_not_allowed_lists_the_allowed_events(session: Session) -> None:
     session.commit()
     with pytest.raises(EventNotAllowed) as info:
         apply_event(session, kind="work_order", case_id=order.id, event="accept", actor="u", now=NOW)
-    assert info.value.allowed == ["cancel", "mark_overdue", "start", "submit"]
-    assert "allowed events: cancel, mark_overdue, start, submit" in str(info.value)
+    assert info.value.allowed == ["cancel", "mark_overdue", "start", "submit", "withdraw"]
+    assert "allowed events: cancel, mark_overdue, start, submit, withdraw" in str(info.value)
 
 
 def test_rejection_reason_is_readable(session: Session) -> None:
