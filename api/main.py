@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import claims, complaints, policies, queue, reports, revisits, system, work_orders
+from api.routes import claims, complaints, policies, queue, recordings, reports, revisits, system, work_orders
 
 
 def create_app() -> FastAPI:
@@ -23,6 +23,7 @@ def create_app() -> FastAPI:
     app.include_router(complaints.router)
     app.include_router(queue.router)
     app.include_router(reports.router)
+    app.include_router(recordings.router)
     return app
 
 

@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     # --- §2.13 retention ----------------------------------------------------------------------------
     retention_years_electronic: int = 20  # SPEC §2.13
     retention_years_paper: int = 10  # SPEC §2.13
+    # SPEC §2.13: recordings are requested by supervisor-level staff or above, with a reason, and approved by
+    # the customer-service head (客服负责人) — here the manager role; the requester never approves their own
+    recording_request_roles: list[str] = ["supervisor", "manager", "admin"]
+    recording_approver_roles: list[str] = ["manager"]
 
     # --- §5 notifications ---------------------------------------------------------------------------
     outbox_batch_size: int = 200

@@ -6,6 +6,7 @@ from models.claim import CareTouch, Claim
 from models.complaint import Complaint
 from models.idempotency import IdempotencyRecord
 from models.policy import Policy
+from models.recording import RecordingAccessRequest
 from models.quality import AgentMonth, MonthlyReport, Penalty, ProxySignatureFinding
 from models.reference import ROLES, Agent, Branch, User
 from models.revisit import CallAttempt, RevisitCase, WorkOrder
@@ -20,6 +21,7 @@ __all__ = [
     "Complaint",
     "IdempotencyRecord",
     "Policy",
+    "RecordingAccessRequest",
     "AgentMonth",
     "MonthlyReport",
     "Penalty",

@@ -49,9 +49,10 @@ def machines() -> dict[str, type[CaseMachine]]:
 def _ensure_loaded() -> None:
     if _KINDS:
         return
-    from models import CareTouch, Complaint, RevisitCase, WorkOrder
+    from models import CareTouch, Complaint, RecordingAccessRequest, RevisitCase, WorkOrder
     from statemachines.care_touch import CareTouchMachine
     from statemachines.complaint import ComplaintMachine
+    from statemachines.recording_access import RecordingAccessMachine
     from statemachines.revisit import RevisitMachine
     from statemachines.work_order import WorkOrderMachine
 
@@ -59,3 +60,4 @@ def _ensure_loaded() -> None:
     register("work_order", WorkOrder, WorkOrderMachine)
     register("complaint", Complaint, ComplaintMachine)
     register("care_touch", CareTouch, CareTouchMachine)
+    register("recording_access", RecordingAccessRequest, RecordingAccessMachine)
