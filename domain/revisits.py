@@ -565,7 +565,10 @@ def send_work_order_event(
 
 def _order_changes(event: str, payload: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     if event == "submit":
-        return {"result": dict(payload.get("result") or {})}
+        # the changes are built before the machine's validator runs: a result that is no object ("done", a list)
+        # must reach needs_result, which rejects it, rather than fail dict() here (a 500)
+        result = payload.get("result")
+        return {"result": dict(result) if isinstance(result, dict) else {}}
     if event == "explain":
         return {"explanation": str(payload.get("explanation"))}
     if event in ("accept", "cancel"):
