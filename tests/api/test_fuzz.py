@@ -95,7 +95,9 @@ def seeded(app: Any, session: Session, tokens: dict[str, str]) -> dict[str, list
         listed = client.get("/revisits", params={"limit": 500}, headers=admin)
         assert listed.status_code == 200, listed.text
         revisits = [item["id"] for item in listed.json()["items"]]
-    return {"revisits": revisits, "work_orders": orders, "complaints": complaints, "policies": policy_nos,
+        claim_revisits = [item["id"] for item in listed.json()["items"] if item["kind"] == "claim"]
+        assert claim_revisits
+    return {"revisits": revisits, "claim_revisits": claim_revisits, "work_orders": orders, "complaints": complaints, "policies": policy_nos,
             "claims": [claim["claim_no"]]}
 
 
@@ -105,7 +107,7 @@ PAYLOAD_KEYS = ("reason", "reasons", "result", "explanation", "note", "findings"
                 "measures", "department", "person", "deadline", "satisfaction", "follow_up_result",
                 "inform_complainant", "to", "handler", "approver", "appointment_at", "channel")
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
     | st.sampled_from(["2026-10-20", "2026-10-20T10:00:00+08:00", "x"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
@@ -180,8 +182,8 @@ def send_and_check(case: Any, steer: dict[str, Any], *, app: Any, tokens: dict[s
             body.update({k: v for k, v in steer["extra"].items() if k == "appointment_at"})
     read_path = None
     if steer["seeded"]:
-        for name in list(case.path_parameters or {}):
-            ids = seeded.get(ID_PARAMS.get(name, ""))
+        for name in [n for n in case.path_parameters or {} if n in ID_PARAMS]:
+            ids = seeded["claim_revisits" if "care-touches" in path else ID_PARAMS[name]]
             if ids:
                 case.path_parameters[name] = ids[pick % len(ids)]
                 if ID_PARAMS[name] in READ_PATH:

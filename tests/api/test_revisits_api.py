@@ -575,6 +575,18 @@ def test_events_on_an_id_beyond_64_bits_are_422_and_change_nothing(client: TestC
     assert db_count(session, AuditEntry) == 0
 
 
+@pytest.mark.parametrize("reasons", ["unreachable", {"unreachable": 1}, [], ["  "]])
+def test_closing_as_failed_needs_a_list_of_reasons(client: TestClient, auth, session: Session, reasons: Any) -> None:  # type: ignore[no-untyped-def]
+    case = case_in(session, state="letter_or_onsite")
+    with clock(DAY, 10):
+        resp = client.post(f"/revisits/{case.id}/events/close_failed",
+                           json={"expected_version": case.version, "reasons": reasons}, headers=auth("supervisor"))
+    assert "'reasons'" in assert_problem(resp, 422, "rejected")["detail"]
+    stored = db_case(session, case.id)
+    assert (stored.state, stored.version, stored.failure_reasons) == ("letter_or_onsite", case.version, [])
+    assert db_count(session, AuditEntry) == 0
+
+
 @pytest.mark.parametrize("key", ["event", "machine", "delay", "state"])
 def test_event_payload_cannot_use_the_state_machines_own_names(client: TestClient, auth, session: Session, key: str) -> None:  # type: ignore[no-untyped-def]
     case = case_in(session)
