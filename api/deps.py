@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Path, Query
 from sqlmodel import Session
 
 from api.errors import Problem
@@ -35,6 +35,12 @@ def current_user(session: SessionDep, authorization: Annotated[str | None, Heade
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+# SQLite INTEGER and PostgreSQL BIGINT hold a signed 64-bit integer: a larger id or offset cannot even be bound as
+# a query parameter (OverflowError, a 500), so it is bad input, refused with a 422 before any lookup
+MAX_INT64 = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_INT64)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 
 
 def require_role(user: User, *roles: str) -> None:

@@ -595,7 +595,10 @@ def _order_changes(event: str, payload: Mapping[str, Any], ctx: Ctx, order: Work
         # submitted in time must not be overdue, nor quality-listed, the moment it comes back)
         return {"due_at": wo_due_at(order.kind, ctx.now, ctx.calendar, ctx.settings), "explanation": None}
     if event == "submit":
-        return {"result": dict(payload.get("result") or {})}
+        # the changes are built before the machine's validator runs: a result that is no object ("done", a list)
+        # must reach needs_result, which rejects it, rather than fail dict() here (a 500)
+        result = payload.get("result")
+        return {"result": dict(result) if isinstance(result, dict) else {}}
     if event == "explain":
         return {"explanation": str(payload.get("explanation"))}
     if event in ("accept", "cancel"):

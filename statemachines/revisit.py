@@ -155,5 +155,6 @@ class RevisitMachine(CaseMachine):
 
     def needs_reasons(self, reasons: list[str] | None = None, **_: Any) -> None:
         # 详细记录不能完成回访的原因: a failed revisit closes only with its reasons
-        if not reasons or not all(isinstance(r, str) and r.strip() for r in reasons):
+        # a list, not any iterable: a text or an object would pass as its characters or keys and close with none
+        if not isinstance(reasons, list) or not reasons or not all(isinstance(r, str) and r.strip() for r in reasons):
             raise TransitionRejected("closing as failed needs 'reasons', a non-empty list of texts")

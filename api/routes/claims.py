@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.context import request_ctx
-from api.deps import SessionDep, UserDep, actor, require_role
+from api.deps import RowId, SessionDep, UserDep, actor, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.routes.policies import PROBLEM_RESPONSE, importer, mask_phone
@@ -101,7 +101,7 @@ class TouchIn(BaseModel):
 
 @router.post("/revisits/{case_id}/care-touches/{kind}")
 def post_care_touch(
-    case_id: int,
+    case_id: RowId,
     kind: str,
     body: TouchIn,
     request: Request,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from api.complaint_views import complaint_allowed_events, complaint_view
 from api.context import request_ctx
-from api.deps import SessionDep, UserDep, require_role
+from api.deps import Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.routes.revisits import EventIn
@@ -95,7 +95,7 @@ def list_complaints(
     source: str | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Filter by state, urgency, owner, source, overdue (a running clock past its due time); paginated."""
     require_role(user, *READERS)
@@ -115,14 +115,14 @@ def list_complaints(
 
 
 @router.get("/complaints/{complaint_id}")
-def get_complaint(complaint_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def get_complaint(complaint_id: RowId, session: SessionDep, user: UserDep) -> dict[str, Any]:
     require_role(user, *READERS)
     return complaint_view(_complaint(session, complaint_id), user=user, now=clock.now())
 
 
 @router.post("/complaints/{complaint_id}/events/{event}")
 def send_event(
-    complaint_id: int,
+    complaint_id: RowId,
     event: str,
     request: Request,
     session: SessionDep,

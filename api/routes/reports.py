@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from api.deps import SessionDep, UserDep, require_role
+from api.deps import Offset, SessionDep, UserDep, require_role
 from api.errors import Problem
 from core import clock
 from core.settings import get_settings
@@ -69,7 +69,7 @@ def agent_months(
     month: Annotated[str, Query()],
     below: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Each agent's phone-revisit success rate of the month, warnings and contract-investigation flags."""
     require_role(user, *READERS)
@@ -97,7 +97,7 @@ def penalties(
     user: UserDep,
     month: Annotated[str, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The month's proxy-signature fines, with the re-signing and commission-hold state of their finding."""
     require_role(user, *READERS)

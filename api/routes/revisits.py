@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from api.context import request_ctx
-from api.deps import SessionDep, UserDep, require_role
+from api.deps import Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.views import MANUAL_REVISIT_EVENTS, can_see_branch, revisit_allowed_events, revisit_view
@@ -87,7 +87,7 @@ def _fresh(session: Session, case_id: int) -> RevisitCase:
     return case
 
 
-def _case(session: SessionDep, user: UserDep, case_id: int) -> RevisitCase:
+def _case(session: SessionDep, user: UserDep, case_id: RowId) -> RevisitCase:
     case = session.get(RevisitCase, case_id)
     if case is None:
         raise Problem(404, "Not found", f"revisit {case_id} does not exist")
@@ -110,7 +110,7 @@ def list_revisits(
     overdue: bool | None = None,
     due_before: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Filter by state, class, branch, channel, overdue, due before; paginated."""
     stmt = select(RevisitCase)
@@ -146,7 +146,7 @@ def list_revisits(
 
 
 @router.get("/revisits/{case_id}")
-def get_revisit(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def get_revisit(case_id: RowId, session: SessionDep, user: UserDep) -> dict[str, Any]:
     case = _case(session, user, case_id)
     if user.role == "call_agent" and (case.state == "scheduled" or case.due_date > clock.local_date(clock.now())):
         raise Problem(404, "Not found", f"revisit {case_id} is not due yet")  # an agent never sees it early
@@ -155,7 +155,7 @@ def get_revisit(case_id: int, session: SessionDep, user: UserDep) -> dict[str, A
 
 @router.post("/revisits/{case_id}/attempts", status_code=201)
 def record_attempt(
-    case_id: int,
+    case_id: RowId,
     body: AttemptIn,
     request: Request,
     session: SessionDep,
@@ -198,7 +198,7 @@ def record_attempt(
 
 @router.post("/revisits/{case_id}/events/{event}")
 def send_event(
-    case_id: int,
+    case_id: RowId,
     event: str,
     request: Request,
     session: SessionDep,

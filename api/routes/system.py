@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select, text
 
-from api.deps import SessionDep, UserDep
+from api.deps import RowId, SessionDep, UserDep
 from api.errors import Problem
 from core.clock import as_utc
 from models import AuditEntry
@@ -42,7 +42,7 @@ def machine(name: str) -> dict[str, Any]:
 
 
 @router.get("/cases/{kind}/{case_id}/history")
-def history(kind: str, case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def history(kind: str, case_id: RowId, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """The append-only audit trail of one case, oldest first."""
     known = kinds()
     if kind not in known:

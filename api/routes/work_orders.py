@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api.deps import SessionDep, UserDep, require_role
+from api.deps import MAX_INT64, Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.context import request_ctx
@@ -34,7 +34,7 @@ EVENT_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _order(session: SessionDep, user: UserDep, order_id: int) -> WorkOrder:
+def _order(session: SessionDep, user: UserDep, order_id: RowId) -> WorkOrder:
     order = session.get(WorkOrder, order_id)
     if order is None:
         raise Problem(404, "Not found", f"work order {order_id} does not exist")
@@ -47,12 +47,12 @@ def _order(session: SessionDep, user: UserDep, order_id: int) -> WorkOrder:
 def list_work_orders(
     session: SessionDep,
     user: UserDep,
-    case_id: int | None = None,
+    case_id: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
     kind: str | None = None,
     state: str | None = None,
     branch: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     if user.role == "branch_staff":
         if branch and branch != user.branch_code:
@@ -70,13 +70,13 @@ def list_work_orders(
 
 
 @router.get("/work-orders/{order_id}")
-def get_work_order(order_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def get_work_order(order_id: RowId, session: SessionDep, user: UserDep) -> dict[str, Any]:
     return work_order_view(_order(session, user, order_id))
 
 
 @router.post("/work-orders/{order_id}/events/{event}")
 def send_event(
-    order_id: int,
+    order_id: RowId,
     event: str,
     request: Request,
     session: SessionDep,

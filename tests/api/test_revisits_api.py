@@ -534,6 +534,59 @@ def test_work_order_events_the_sweeps_send_are_refused_and_not_offered(client: T
     assert db_order(session, order.id).state == "open" and db_order(session, order.id).version == 1
 
 
+@pytest.mark.parametrize("result", ["done", ["called the customer"], 17])
+def test_a_work_order_result_that_is_no_object_is_422_and_changes_nothing(client: TestClient, auth, session: Session, result: Any) -> None:  # type: ignore[no-untyped-def]
+    order = make_work_order(session, case=case_in(session, state="verification"))
+    session.commit()
+    with clock(DAY, 10):
+        resp = client.post(f"/work-orders/{order.id}/events/submit", json={"expected_version": 1, "result": result},
+                           headers=auth("branch_staff", "SH01"))
+    assert "'result' object" in assert_problem(resp, 422, "rejected")["detail"]
+    stored = db_order(session, order.id)
+    assert (stored.state, stored.version, stored.result) == ("open", 1, {})
+    assert db_count(session, AuditEntry) == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/revisits/{}", "/work-orders/{}", "/complaints/{}", "/cases/revisit/{}/history", "/revisits?offset={}",
+             "/work-orders?offset={}", "/work-orders?case_id={}", "/complaints?offset={}", "/quality/agents?offset={}",
+             "/quality/penalties?offset={}"],
+)
+def test_an_id_or_offset_beyond_64_bits_is_422_not_a_crash(client: TestClient, auth, session: Session, path: str) -> None:  # type: ignore[no-untyped-def]
+    admin = auth("admin")
+    too_big = 2**63  # SQLite's INTEGER (and PostgreSQL's BIGINT) stop one below
+    body = assert_problem(client.get(path.format(too_big), headers=admin), 422, "invalid-request")
+    assert "less than or equal to 9223372036854775807" in body["detail"]
+    if "?" not in path:  # the largest 64-bit id is still a lookup: nothing has it
+        assert_problem(client.get(path.format(too_big - 1), headers=admin), 404)
+
+
+def test_events_on_an_id_beyond_64_bits_are_422_and_change_nothing(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    admin, too_big = auth("admin"), 2**63
+    with clock(DAY, 10):
+        for path, body in [
+            (f"/revisits/{too_big}/attempts", {"outcome": "no_answer", "expected_version": 1}),
+            (f"/revisits/{too_big}/events/cancel", {"expected_version": 1, "reason": "x"}),
+            (f"/revisits/{too_big}/care-touches/day0", {"outcome": "done", "channel": "sms", "expected_version": 1}),
+            (f"/work-orders/{too_big}/events/start", {"expected_version": 1}),
+            (f"/complaints/{too_big}/events/acknowledge", {"expected_version": 1}),
+        ]:
+            assert_problem(client.post(path, json=body, headers=admin), 422, "invalid-request")
+    assert db_count(session, AuditEntry) == 0
+
+
+@pytest.mark.parametrize("reasons", ["unreachable", {"unreachable": 1}, [], ["  "]])
+def test_closing_as_failed_needs_a_list_of_reasons(client: TestClient, auth, session: Session, reasons: Any) -> None:  # type: ignore[no-untyped-def]
+    case = case_in(session, state="letter_or_onsite")
+    with clock(DAY, 10):
+        resp = client.post(f"/revisits/{case.id}/events/close_failed",
+                           json={"expected_version": case.version, "reasons": reasons}, headers=auth("supervisor"))
+    assert "'reasons'" in assert_problem(resp, 422, "rejected")["detail"]
+    stored = db_case(session, case.id)
+    assert (stored.state, stored.version, stored.failure_reasons) == ("letter_or_onsite", case.version, [])
+    assert db_count(session, AuditEntry) == 0
+
+
 @pytest.mark.parametrize("key", ["event", "machine", "delay", "state"])
 def test_event_payload_cannot_use_the_state_machines_own_names(client: TestClient, auth, session: Session, key: str) -> None:  # type: ignore[no-untyped-def]
     case = case_in(session)
