@@ -36,10 +36,12 @@ def current_user(session: SessionDep, authorization: Annotated[str | None, Heade
 
 UserDep = Annotated[User, Depends(current_user)]
 
-# SQLite INTEGER and PostgreSQL BIGINT hold a signed 64-bit integer: a larger id or offset cannot even be bound as
-# a query parameter (OverflowError, a 500), so it is bad input, refused with a 422 before any lookup
+# A number the database cannot even bind is bad input, refused with a 422 before any lookup (it would be an
+# OverflowError or NumericValueOutOfRange, a 500): row ids are INTEGER columns — 32-bit on PostgreSQL — and an
+# OFFSET is a signed 64-bit integer on both databases
+MAX_ROW_ID = 2**31 - 1
 MAX_INT64 = 2**63 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_INT64)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api.deps import MAX_INT64, Offset, RowId, SessionDep, UserDep, require_role
+from api.deps import MAX_ROW_ID, Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
 from api.context import request_ctx
@@ -47,7 +47,7 @@ def _order(session: SessionDep, user: UserDep, order_id: RowId) -> WorkOrder:
 def list_work_orders(
     session: SessionDep,
     user: UserDep,
-    case_id: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
+    case_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     kind: str | None = None,
     state: str | None = None,
     branch: str | None = None,

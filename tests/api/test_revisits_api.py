@@ -547,22 +547,44 @@ def test_a_work_order_result_that_is_no_object_is_422_and_changes_nothing(client
     assert db_count(session, AuditEntry) == 0
 
 
-@pytest.mark.parametrize(
-    "path", ["/revisits/{}", "/work-orders/{}", "/complaints/{}", "/cases/revisit/{}/history", "/revisits?offset={}",
-             "/work-orders?offset={}", "/work-orders?case_id={}", "/complaints?offset={}", "/quality/agents?offset={}",
-             "/quality/penalties?offset={}"],
-)
-def test_an_id_or_offset_beyond_64_bits_is_422_not_a_crash(client: TestClient, auth, session: Session, path: str) -> None:  # type: ignore[no-untyped-def]
+ID_PATHS = ["/revisits/{}", "/work-orders/{}", "/complaints/{}", "/cases/revisit/{}/history", "/work-orders?case_id={}"]
+OFFSET_PATHS = ["/revisits?offset={}", "/work-orders?offset={}", "/complaints?offset={}", "/quality/agents?offset={}",
+                "/quality/penalties?offset={}"]
+
+
+@pytest.mark.parametrize("path", ID_PATHS)
+def test_an_id_beyond_the_id_columns_is_422_not_a_crash(client: TestClient, auth, session: Session, path: str) -> None:  # type: ignore[no-untyped-def]
     admin = auth("admin")
-    too_big = 2**63  # SQLite's INTEGER (and PostgreSQL's BIGINT) stop one below
+    too_big = 2**31  # ids are INTEGER columns: 32-bit on PostgreSQL (NumericValueOutOfRange there, a 500)
     body = assert_problem(client.get(path.format(too_big), headers=admin), 422, "invalid-request")
-    assert "less than or equal to 9223372036854775807" in body["detail"]
-    if "?" not in path:  # the largest 64-bit id is still a lookup: nothing has it
+    assert "less than or equal to 2147483647" in body["detail"]
+    if "?" not in path:  # the largest id is still a lookup: nothing has it
         assert_problem(client.get(path.format(too_big - 1), headers=admin), 404)
 
 
-def test_events_on_an_id_beyond_64_bits_are_422_and_change_nothing(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
-    admin, too_big = auth("admin"), 2**63
+@pytest.mark.parametrize("path", OFFSET_PATHS)
+def test_an_offset_beyond_64_bits_is_422_not_a_crash(client: TestClient, auth, session: Session, path: str) -> None:  # type: ignore[no-untyped-def]
+    body = assert_problem(client.get(path.format(2**63), headers=auth("admin")), 422, "invalid-request")
+    assert "less than or equal to 9223372036854775807" in body["detail"]
+
+
+@pytest.mark.postgres
+def test_the_largest_id_is_a_plain_404_on_postgresql(pg_engine, auth_pg) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app()) as c:
+        assert_problem(c.get(f"/revisits/{2**31 - 1}", headers=auth_pg("admin")), 404)
+
+
+@pytest.fixture
+def auth_pg(pg_session: Session):  # type: ignore[no-untyped-def]
+    def make(role: str) -> dict[str, str]:
+        _, token = add_user(session=pg_session, name=f"pg-{role}", role=role, branch=None, now=T0)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def test_events_on_an_id_beyond_the_id_columns_are_422_and_change_nothing(client: TestClient, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    admin, too_big = auth("admin"), 2**31
     with clock(DAY, 10):
         for path, body in [
             (f"/revisits/{too_big}/attempts", {"outcome": "no_answer", "expected_version": 1}),
