@@ -24,8 +24,10 @@ Definitions (the spec leaves them to us; traced to seeds 002 第二十二条/第
   overdue orders that got ``explain`` / ``quality_list``; pending = the rest (not yet submitted, not yet
   marked). The trend: the on-time rate of each of the last ``report_trend_months`` months.
 * **Complaints**: received = received in the period; closed = closed in the period; on time = closed ones
-  whose reply (``responded_at``, else ``closed_at``) came by ``reply_due_at``; satisfaction and root causes
-  over the complaints closed in the period.
+  whose *first* reply (``first_responded_at``, else ``closed_at``) came by the *regulatory* limit
+  (``regulatory_due_at``: 15 days from receipt, or as extended from receipt) — a reopening restarts the
+  working reply clock (``reply_due_at``) for the new round but never the report's judgement; satisfaction
+  and root causes over the complaints closed in the period.
 * **Annual report (年报)**: seeds say "每年12月底汇总全年"; December's figures exist only after December, so
   the annual report is produced together with December's monthly report (first working day of January),
   on the same figures for January–December, stored as period "YYYY".
@@ -297,11 +299,13 @@ def complaint_figures(session: Session, first: date, months: int, settings: Sett
         select(func.count(Complaint.id)).where(Complaint.received_at >= start, Complaint.received_at < end)
     ).scalar_one()
     closed_in = and_(Complaint.closed_at >= start, Complaint.closed_at < end)
-    replied = func.coalesce(Complaint.responded_at, Complaint.closed_at)
+    # the first reply against the regulatory limit from receipt: a reopening restarts neither
+    replied = func.coalesce(Complaint.first_responded_at, Complaint.responded_at, Complaint.closed_at)
+    limit = func.coalesce(Complaint.regulatory_due_at, Complaint.reply_due_at)
     closed, on_time, answered, total_score = session.execute(
         select(
             func.count(Complaint.id),
-            func.coalesce(func.sum(case((replied <= Complaint.reply_due_at, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((replied <= limit, 1), else_=0)), 0),
             func.count(Complaint.satisfaction),
             func.coalesce(func.sum(Complaint.satisfaction), 0),
         ).where(closed_in)
