@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from domain import complaint_clocks as clocks
+from domain.claims import post_claim_problem_closed
 from models import AuditEntry, Complaint
 from statemachines.complaint import conflicted, conflicted_with, intake_problems
 from statemachines.engine import CaseNotFound, Message, Rejected, StaleVersion, apply_event, queue_message
@@ -217,6 +218,8 @@ def send_complaint_event(
         )
         if event == "reopen" and c.reopen_count >= ctx.settings.complaint_reopen_escalation:
             _escalate_to_manager(session, c, ctx)
+        if event == "close" and c.source == clocks.POST_CLAIM and c.channel == "claim_revisit":
+            post_claim_problem_closed(session, complaint=c, ctx=ctx)
         rearm(c, ctx)
         session.add(c)
         session.commit()
