@@ -234,6 +234,41 @@ def test_letter_golden_page() -> None:
         render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "return_address"})
 
 
+def test_claim_letter_golden_page() -> None:
+    """A claim revisit by letter: the claim satisfaction questionnaire (SPEC §2.11), as reviewed (golden/)."""
+    import json
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    context = json.loads((golden / "revisit_letter_claim.context.json").read_text(encoding="utf-8"))
+    rendered = render("revisit_letter", "letter", context)
+    assert rendered.subject == "理赔回访书面问卷 赔案C2026000001" and rendered.content_type == "text/html"
+    assert rendered.body == (golden / "revisit_letter_claim.letter.html").read_text(encoding="utf-8")
+    with pytest.raises(UndefinedError, match="claim_no"):
+        render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "claim_no"})
+
+
+def test_a_claim_revisit_is_sent_the_claim_questionnaire_not_the_new_contract_one(session: Session) -> None:
+    from domain.claim_classification import ITEMS, QUESTIONS_ZH
+    from domain.claim_import import import_claims
+    from tests.factories import T0, claim_payload
+
+    settings = get_settings()
+    p = make_policy(session, holder_address="上海市浦东新区世纪大道1号", holder_name="张丽")
+    import_claims(session=session, records=[claim_payload(p.policy_no, claim_no="C77", closed_date="2026-09-29")],
+                  now=T0, actor="flow:claims")
+    case = make_revisit(session, policy=p, kind="claim", claim_no="C77", cooling_off_end=None)
+    session.commit()
+    recipient = f"policy:{p.policy_no}"
+    address = resolve(session, recipient=recipient, channel="letter", settings=settings)
+    context = enrich(session, template="revisit_letter", recipient=recipient,
+                     context={"case_id": case.id, "policy_no": p.policy_no}, address=address, settings=settings)
+    rendered = render("revisit_letter", "letter", context)
+    assert rendered.subject == "理赔回访书面问卷 赔案C77"
+    assert _questions(rendered.body) == [QUESTIONS_ZH[k] for k in ITEMS]
+    assert "新契约" not in rendered.body and "犹豫期" not in rendered.body
+
+
 def test_email_uses_the_internal_text_and_an_unknown_channel_has_no_template() -> None:
     from jinja2 import TemplateNotFound
 
