@@ -5,9 +5,16 @@ Definitions (the spec leaves them to us; traced to seeds 002 第二十二条/第
 * **Period and cut-off.** A report covers local (Asia/Shanghai) calendar months; every figure is taken
   *as at the end of the period* (audit rows with ``at`` before the first instant of the next month), so a
   re-run months later gives the same figures unless history was corrected.
-* **Required (应访件数)**: new-contract revisits whose due date (清单抽取日) falls in the period, except
-  those cancelled (policy surrendered / cancelled: nothing left to revisit) before the cut-off — read from
-  the audit trail, so a case cancelled after the period still counts when the month is re-run later.
+* **Required (应访件数) — the cohort of a month is the revisits whose cooling-off period ENDED in it.** The
+  rule is "completed within the cooling-off period" (SPEC §2.3), so a case can only be judged once its
+  period is over. Cohort = new-contract revisits whose ``cooling_off_end`` falls in the period, except those
+  cancelled (policy surrendered / cancelled: nothing left to revisit) before the cut-off — read from the
+  audit trail, so a case cancelled after the period still counts when the month is re-run later. Every case
+  of the cohort has its end on or before the period's last day, i.e. before the cut-off, so each one's
+  successes within cooling-off are all counted by the report run on the first working day of the next month
+  (a case due 09-29 whose period ends 10-12 and that succeeds on 10-08 is October's, counted on the first
+  working day of November). A case whose cooling-off end is not known yet (receipt not signed) belongs to
+  no month until it is.
 * **HQ success (总公司集中回访成功)**: the case reached ``closed_success`` by the cut-off through HQ's phone —
   events ``close`` (standard), ``remark_recorded`` (sub-standard) or ``follow_up_understood`` (the problem
   case's follow-up call). **Branch follow-up success (分公司后续回访成功)**: reached ``closed_success`` through
@@ -105,7 +112,7 @@ def _closed(target: str, end: datetime) -> Any:
 
 
 def cohort_filter(first: date, months: int) -> Any:
-    """The required revisits of the period (应访件数): due in it, and not cancelled before its end."""
+    """The required revisits of the period (应访件数): cooling-off ended in it, not cancelled before its end."""
     _, end = bounds(first, months)
     cancelled = exists(
         select(AuditEntry.id).where(
@@ -117,8 +124,8 @@ def cohort_filter(first: date, months: int) -> Any:
     )
     return and_(
         RevisitCase.kind == "new_contract",
-        RevisitCase.due_date >= first,
-        RevisitCase.due_date < add_months(first, months),
+        RevisitCase.cooling_off_end >= first,
+        RevisitCase.cooling_off_end < add_months(first, months),
         ~cancelled,
     )
 
