@@ -2,7 +2,8 @@
 
 * **Phone-revisit success rate** of an agent for a month = HQ successes (``close``, ``remark_recorded``,
   ``follow_up_understood`` — the phone revisit, not the branch's letter / on-site follow-up) / the agent's
-  required new-contract revisits of that month × 100 (same cohort and cut-off as the monthly report).
+  required new-contract revisits of that month × 100 (same cohort and cut-off as the monthly report: the
+  revisits whose cooling-off period ended in the month, so every success within cooling-off is in).
 * **Below the threshold** is decided on the exact fraction (hq × 100 < threshold × required), so 79.996 %
   is below 80 % even though it shows as 80.00.
 * **Warning SMS** (预警短信): an ``agent_warning`` outbox message, one per agent and month (dedupe key

@@ -13,6 +13,10 @@ Decisions the SPEC leaves open (documented here and in the README):
 * A large claim is one *above* ``claim_large_amount_cny`` (the threshold itself is not large); its
   owner is the adviser of ``settings.claim_advisers`` with the fewest open claim revisits, ties in list
   order (so the list also says who comes first).
+* A problem on the claim revisit call has one track: the post-claim complaint (24 h response / 48 h
+  solution) is its follow-up — no branch problem order. The call made in time ends the
+  ``claim_revisit_due_workdays`` limit (no late mark), and the revisit closes (``follow_up_understood``)
+  when that complaint closes (``post_claim_problem_closed``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from core.calendar import WorkdayCalendar
 from core.clock import at_local, end_of_day
 from core.settings import Settings
 from models import CareTouch, Claim, RevisitCase
-from statemachines.engine import Message, queue_message
+from statemachines.engine import Message, apply_event, queue_message
 
 TOUCH_KINDS: tuple[str, ...] = ("day0", "week1", "month1")  # 当日 / 一周 / 一个月
 REVISIT_TOUCH = "revisit"  # a problem raised on the claim revisit call itself, not in a care touch
@@ -157,3 +161,27 @@ def raise_post_claim_problem(
         now=ctx.now,
     )
     return clock
+
+
+def post_claim_problem_closed(session: Session, *, complaint: Any, ctx: Any) -> bool:
+    """The post-claim complaint raised on the claim revisit call is closed: the revisit closes with it.
+
+    SPEC §2.11 gives a problem after a claim one track — response in 24 h, solution in 48 h, else escalate —
+    and that track is the complaint (its result, satisfaction and follow-up revisit before ``close``). So
+    the claim revisit's own follow-up is that complaint: ``explanation_recorded`` (the solution given) and
+    ``follow_up_understood`` (the complaint's follow-up revisit), both citing the complaint. Runs inside
+    the caller's transaction; True when the revisit moved.
+    """
+    revisit = session.get(RevisitCase, complaint.revisit_case_id) if complaint.revisit_case_id else None
+    if revisit is None or revisit.kind != "claim" or revisit.state != "problem":
+        return False
+    payload = {"complaint_id": complaint.id, "follow_up_result": (complaint.details or {}).get("follow_up_result")}
+    for event, changes in (
+        ("explanation_recorded", {}),
+        ("follow_up_understood", {"closed_at": ctx.now, "next_deadline_at": None}),
+    ):
+        apply_event(
+            session, kind="revisit", case_id=revisit.id, event=event, actor=ctx.actor, now=ctx.now,
+            payload=payload, changes=changes, flow_run_id=ctx.flow_run_id, commit=False,
+        )
+    return True

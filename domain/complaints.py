@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from domain import complaint_clocks as clocks
+from domain.claims import post_claim_problem_closed
 from models import AuditEntry, Complaint
 from statemachines.complaint import conflicted, conflicted_with, intake_problems
 from statemachines.engine import CaseNotFound, Message, Rejected, StaleVersion, apply_event, queue_message
@@ -114,6 +115,7 @@ def open_complaint(
         ack_due_at=clocks.ack_due(now, source, ctx.settings),
         feedback_due_at=clocks.feedback_due(now, source, ctx.settings, ctx.calendar),
         reply_due_at=clocks.reply_due(now, source, 0, ctx.settings),
+        regulatory_due_at=clocks.reply_due(now, source, 0, ctx.settings),
         details={}, version=1, created_at=now, updated_at=now,
     )
     rearm(c, ctx)
@@ -216,6 +218,8 @@ def send_complaint_event(
         )
         if event == "reopen" and c.reopen_count >= ctx.settings.complaint_reopen_escalation:
             _escalate_to_manager(session, c, ctx)
+        if event == "close" and c.source == clocks.POST_CLAIM and c.channel == "claim_revisit":
+            post_claim_problem_closed(session, complaint=c, ctx=ctx)
         rearm(c, ctx)
         session.add(c)
         session.commit()
@@ -252,7 +256,8 @@ def _changes(c: Complaint, event: str, body: dict[str, Any], ctx: Ctx) -> dict[s
         return marks
     if event == "respond":
         details["result"] = body.get("result")
-        return {"responded_at": now, "satisfaction": body.get("satisfaction"), "details": details}
+        return {"responded_at": now, "first_responded_at": c.first_responded_at or now,
+                "satisfaction": body.get("satisfaction"), "details": details}
     if event == "close":
         details["follow_up_result"] = body.get("follow_up_result")
         marks = {"closed_at": now, "details": details, "next_deadline_at": None, "next_due_at": None}
@@ -268,7 +273,9 @@ def _changes(c: Complaint, event: str, body: dict[str, Any], ctx: Ctx) -> dict[s
     if event in ("extend", "extend_further"):
         count = c.extension_count + 1
         start = c.reply_started_at or c.received_at
-        return {"extension_count": count, "reply_alert": 0, "reply_due_at": clocks.reply_due(start, c.source, count, s)}
+        return {"extension_count": count, "reply_alert": 0, "reply_due_at": clocks.reply_due(start, c.source, count, s),
+                # the regulatory limit is extended from receipt, whatever reopening came before
+                "regulatory_due_at": clocks.reply_due(c.received_at, c.source, count, s)}
     if event == "take_over":
         return {"acknowledged_at": c.acknowledged_at or now}  # the supervisor's contact acknowledges it
     return {}

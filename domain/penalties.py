@@ -5,10 +5,14 @@
   to the direct supervisor and the department manager, nothing to the agent), whoever signed; else signed by
   the agent → ``agent_signed``; else ``customer_side`` (someone on the customer's side signed).
 * Re-signing (补签): a ``resign`` work order, due in ``work_order_due_workdays["resign"]`` (5) working days.
-* Commission hold (暂扣佣金): set on confirmation for an active agent, released when the re-signing order is
-  accepted (待完成后再补发). A departed agent has no commission left to hold.
-* Not re-signed in time (补签逾期): the agent's written statement (书面说明) is due. It is derived, not stored:
-  ``statement_due`` is true while the hold is on and the re-signing due time has passed.
+* Not re-signed in time (补签逾期): SPEC §2.10 "not re-signed in time → the agent's written statement is due
+  and commission is withheld until re-signed". Both are derived as read, not stored, from the re-signing
+  due time and ``resigned_at`` (set when the re-signing order is accepted):
+  ``statement_due`` (书面说明) and ``commission_held`` (暂扣佣金) are true once the due time has passed
+  without re-signing, and stay true until the documents are re-signed (待完成后再补发). During the
+  5-working-day window nothing is held. A departed agent has no commission left to hold and no agent to
+  write a statement. (The stored ``ProxySignatureFinding.commission_held`` column is no longer the truth:
+  it is written false and kept only until a migration drops it.)
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def record_proxy_signature_penalties(
         confirmed_at=ctx.now,
         resign_order_id=resign_order.id,
         resign_due_at=resign_order.due_at,
-        commission_held=rule_case != "agent_departed",
+        commission_held=False,  # derived as read: see commission_held()
     )
     session.add(finding)
     session.flush()
@@ -103,16 +107,25 @@ def release_commission_hold(session: Session, *, order: WorkOrder, now: datetime
     ).scalars():
         if finding.resigned_at is None:
             finding.resigned_at = now
-            finding.commission_held = False
             session.add(finding)
     session.flush()
 
 
-def statement_due(finding: ProxySignatureFinding, now: datetime) -> bool:
-    """补签逾期: the agent's written statement is due (the departed-agent case has no agent to ask)."""
+def not_resigned_in_time(finding: ProxySignatureFinding, now: datetime) -> bool:
+    """补签逾期 as at ``now``: the re-signing due time has passed and the documents are not re-signed (yet)."""
     return (
         finding.rule_case != "agent_departed"
-        and finding.resigned_at is None
+        and (finding.resigned_at is None or as_utc(finding.resigned_at) > now)
         and finding.resign_due_at is not None
         and now > as_utc(finding.resign_due_at)
     )
+
+
+def statement_due(finding: ProxySignatureFinding, now: datetime) -> bool:
+    """The agent's written statement (书面说明) is due (the departed-agent case has no agent to ask)."""
+    return not_resigned_in_time(finding, now)
+
+
+def commission_held(finding: ProxySignatureFinding, now: datetime) -> bool:
+    """暂扣佣金: withheld only when not re-signed in time, until re-signed — never during the window."""
+    return not_resigned_in_time(finding, now)

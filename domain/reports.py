@@ -5,9 +5,16 @@ Definitions (the spec leaves them to us; traced to seeds 002 第二十二条/第
 * **Period and cut-off.** A report covers local (Asia/Shanghai) calendar months; every figure is taken
   *as at the end of the period* (audit rows with ``at`` before the first instant of the next month), so a
   re-run months later gives the same figures unless history was corrected.
-* **Required (应访件数)**: new-contract revisits whose due date (清单抽取日) falls in the period, except
-  those cancelled (policy surrendered / cancelled: nothing left to revisit) before the cut-off — read from
-  the audit trail, so a case cancelled after the period still counts when the month is re-run later.
+* **Required (应访件数) — the cohort of a month is the revisits whose cooling-off period ENDED in it.** The
+  rule is "completed within the cooling-off period" (SPEC §2.3), so a case can only be judged once its
+  period is over. Cohort = new-contract revisits whose ``cooling_off_end`` falls in the period, except those
+  cancelled (policy surrendered / cancelled: nothing left to revisit) before the cut-off — read from the
+  audit trail, so a case cancelled after the period still counts when the month is re-run later. Every case
+  of the cohort has its end on or before the period's last day, i.e. before the cut-off, so each one's
+  successes within cooling-off are all counted by the report run on the first working day of the next month
+  (a case due 09-29 whose period ends 10-12 and that succeeds on 10-08 is October's, counted on the first
+  working day of November). A case whose cooling-off end is not known yet (receipt not signed) belongs to
+  no month until it is.
 * **HQ success (总公司集中回访成功)**: the case reached ``closed_success`` by the cut-off through HQ's phone —
   events ``close`` (standard), ``remark_recorded`` (sub-standard) or ``follow_up_understood`` (the problem
   case's follow-up call). **Branch follow-up success (分公司后续回访成功)**: reached ``closed_success`` through
@@ -24,8 +31,10 @@ Definitions (the spec leaves them to us; traced to seeds 002 第二十二条/第
   overdue orders that got ``explain`` / ``quality_list``; pending = the rest (not yet submitted, not yet
   marked). The trend: the on-time rate of each of the last ``report_trend_months`` months.
 * **Complaints**: received = received in the period; closed = closed in the period; on time = closed ones
-  whose reply (``responded_at``, else ``closed_at``) came by ``reply_due_at``; satisfaction and root causes
-  over the complaints closed in the period.
+  whose *first* reply (``first_responded_at``, else ``closed_at``) came by the *regulatory* limit
+  (``regulatory_due_at``: 15 days from receipt, or as extended from receipt) — a reopening restarts the
+  working reply clock (``reply_due_at``) for the new round but never the report's judgement; satisfaction
+  and root causes over the complaints closed in the period.
 * **Annual report (年报)**: seeds say "每年12月底汇总全年"; December's figures exist only after December, so
   the annual report is produced together with December's monthly report (first working day of January),
   on the same figures for January–December, stored as period "YYYY".
@@ -103,7 +112,7 @@ def _closed(target: str, end: datetime) -> Any:
 
 
 def cohort_filter(first: date, months: int) -> Any:
-    """The required revisits of the period (应访件数): due in it, and not cancelled before its end."""
+    """The required revisits of the period (应访件数): cooling-off ended in it, not cancelled before its end."""
     _, end = bounds(first, months)
     cancelled = exists(
         select(AuditEntry.id).where(
@@ -115,8 +124,8 @@ def cohort_filter(first: date, months: int) -> Any:
     )
     return and_(
         RevisitCase.kind == "new_contract",
-        RevisitCase.due_date >= first,
-        RevisitCase.due_date < add_months(first, months),
+        RevisitCase.cooling_off_end >= first,
+        RevisitCase.cooling_off_end < add_months(first, months),
         ~cancelled,
     )
 
@@ -297,11 +306,13 @@ def complaint_figures(session: Session, first: date, months: int, settings: Sett
         select(func.count(Complaint.id)).where(Complaint.received_at >= start, Complaint.received_at < end)
     ).scalar_one()
     closed_in = and_(Complaint.closed_at >= start, Complaint.closed_at < end)
-    replied = func.coalesce(Complaint.responded_at, Complaint.closed_at)
+    # the first reply against the regulatory limit from receipt: a reopening restarts neither
+    replied = func.coalesce(Complaint.first_responded_at, Complaint.responded_at, Complaint.closed_at)
+    limit = func.coalesce(Complaint.regulatory_due_at, Complaint.reply_due_at)
     closed, on_time, answered, total_score = session.execute(
         select(
             func.count(Complaint.id),
-            func.coalesce(func.sum(case((replied <= Complaint.reply_due_at, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((replied <= limit, 1), else_=0)), 0),
             func.count(Complaint.satisfaction),
             func.coalesce(func.sum(Complaint.satisfaction), 0),
         ).where(closed_in)

@@ -326,6 +326,9 @@ def _classified(
         policy.holder_address = verdict.new_address
         session.add(policy)
         payload["new_address"] = verdict.new_address
+    if case.kind == "claim" and verdict.cls != cl.VERIFICATION:
+        # the claim call was made within its limit (SPEC §2.11): revisit_deadline_missed must not fire any more
+        common.update(deadline_event=CLAIM_CALL_MADE, next_deadline_at=None)
     if verdict.cls == cl.VERIFICATION:
         session.flush()
         to_verification(session, case, verdict.verification_reason or "unreachable", ctx, changes=common)
@@ -348,6 +351,11 @@ def _classified(
             payload["proxy_signature"] = list(verdict.proxy_signature)
             payload["proxy_signed_by"] = verdict.proxy_signed_by
         _send(session, case, "classify_problem", ctx, payload=payload, changes=common)
+        if case.kind == "claim":
+            # one track: the post-claim complaint (24 h / 48 h) is the follow-up, not a branch problem order;
+            # the revisit moves on when that complaint closes (domain.claims.post_claim_problem_closed)
+            _post_claim_problem(session, case, verdict, details, ctx)
+            return
         kind = "resign" if verdict.problem_category == cl.PROXY_SIGNATURE else "problem"
         order = _issue(session, case, kind, ctx)
         if verdict.problem_category == cl.PROXY_SIGNATURE:
@@ -357,8 +365,9 @@ def _classified(
                 session, ctx=ctx, case=case, case_kind="revisit",
                 signed_by=verdict.proxy_signed_by or "customer_side", resign_order=order,
             )
-        if case.kind == "claim":
-            _post_claim_problem(session, case, verdict, details, ctx)
+
+
+CLAIM_CALL_MADE = "done"  # domain.sweep.DONE: no deadline event left for the case (sweep imports this module)
 
 
 def _post_claim_problem(

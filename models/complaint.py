@@ -41,6 +41,10 @@ class Complaint(SQLModel, table=True):
     next_deadline_at: datetime | None = utc_field()
     acknowledged_at: datetime | None = utc_field()
     responded_at: datetime | None = utc_field()
+    # the report's "on time" (SPEC §2.12 regulatory limit): the first reply and the limit counted from receipt
+    # (15 days, or as extended), neither moved by a reopening, which restarts only the working reply clock
+    first_responded_at: datetime | None = utc_field()
+    regulatory_due_at: datetime | None = utc_field()
     root_cause: str | None = Field(default=None, max_length=16)  # process | service_norms | people | systems
     satisfaction: int | None = None  # 1–5, asked with the result
     reopen_count: int = 0

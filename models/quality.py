@@ -62,7 +62,7 @@ class ProxySignatureFinding(SQLModel, table=True):
     confirmed_at: datetime = utc_field(nullable=False)
     resign_order_id: int | None = Field(default=None, foreign_key="work_order.id")
     resign_due_at: datetime | None = utc_field()
-    commission_held: bool = False  # 暂扣佣金 until re-signed
+    commission_held: bool = False  # superseded: the hold is derived as read (domain.penalties.commission_held)
     resigned_at: datetime | None = utc_field()  # the re-signing order was accepted: hold released
 
 

@@ -68,11 +68,13 @@ def local_day(value: Any) -> str:
 
 
 def percent(value: Any) -> str:
-    """``0.75`` or ``75`` → ``75%``: producers pass a fraction (≤ 1) or a percentage."""
-    number = float(value)
-    if number <= 1:
-        number *= 100
-    return f"{number:.2f}".rstrip("0").rstrip(".") + "%"
+    """A percentage (0–100) → ``75%``, ``1%``, ``72.5%``. Never guesses: ``1.0`` is one per cent."""
+    return f"{float(value):.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def fraction_percent(value: Any) -> str:
+    """A fraction (0–1) → a percentage: ``0.75`` → ``75%``; a separate filter so the meaning is explicit."""
+    return percent(float(value) * 100)
 
 
 def month_zh(value: Any) -> str:
@@ -100,7 +102,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(mask_name=mask_name, tail4=tail4, month_zh=month_zh, local_time=local_time, local_day=local_day, percent=percent)
+    env.filters.update(mask_name=mask_name, tail4=tail4, month_zh=month_zh, local_time=local_time, local_day=local_day, percent=percent,
+                       fraction_percent=fraction_percent)
     return env
 
 

@@ -12,7 +12,7 @@ from api.deps import Offset, SessionDep, UserDep, require_role
 from api.errors import Problem
 from core import clock
 from core.settings import get_settings
-from domain.penalties import statement_due
+from domain.penalties import commission_held, statement_due
 from domain.report_output import html_path
 from domain.reports import month_key, parse_month
 from models import AgentMonth, MonthlyReport, Penalty, ProxySignatureFinding
@@ -118,7 +118,7 @@ def penalties(
             "agent_code": p.agent_code, "rule_case": p.rule_case, "role": p.role, "person_code": p.person_code,
             "amount_cny": p.amount_cny, "signed_by": f.signed_by, "resign_order_id": f.resign_order_id,
             "resign_due_at": clock.as_utc(f.resign_due_at).isoformat() if f.resign_due_at else None,
-            "commission_held": f.commission_held,
+            "commission_held": commission_held(f, now),
             "resigned_at": clock.as_utc(f.resigned_at).isoformat() if f.resigned_at else None,
             "statement_due": statement_due(f, now),
         }

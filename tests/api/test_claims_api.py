@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from flows.callbacks import callback_dispatch_flow
 from flows.claims import claims_revisit_intake_flow
-from models import OutboxMessage, RevisitCase, WorkOrder
+from models import Complaint, OutboxMessage, RevisitCase, WorkOrder
 from tests.api.test_revisits_api import assert_problem, auth, client, clock, db_count, sh  # noqa: F401  (fixtures)
 from tests.factories import claim_payload, make_revisit, policy_payload
 
@@ -105,7 +105,7 @@ def test_closed_claim_end_to_end(client: TestClient, auth: Any, session: Session
     assert claim.json()["amount"] == "12000.00" and claim.json()["state"] == "closed"
 
 
-def test_problem_on_the_claim_call_opens_a_work_order_and_the_clocks(client: TestClient, auth: Any, session: Session) -> None:
+def test_problem_on_the_claim_call_opens_the_post_claim_complaint_not_a_work_order(client: TestClient, auth: Any, session: Session) -> None:
     _, agent, claim_no = _setup(client, auth)
     supervisor = auth("supervisor")
     callback_dispatch_flow.fn(as_of=sh(date(2026, 9, 30), 9, 0))
@@ -124,7 +124,9 @@ def test_problem_on_the_claim_call_opens_a_work_order_and_the_clocks(client: Tes
     assert (body["state"], body["problem_category"]) == ("problem", "claim_dissatisfied")
     assert body["problem_response_due_at"] == (at + timedelta(hours=24)).isoformat().replace("+00:00", "Z")
     assert body["problem_solution_due_at"] == (at + timedelta(hours=48)).isoformat().replace("+00:00", "Z")
-    assert [o["kind"] for o in body["work_orders"]] == ["problem"]
+    # one track (SPEC §2.11): the post-claim complaint is the follow-up, no branch problem order
+    assert body["work_orders"] == []
+    assert db_count(session, Complaint, Complaint.source == "post_claim", Complaint.revisit_case_id == case["id"]) == 1
     assert db_count(session, OutboxMessage, OutboxMessage.template == "revisit_escalation") == 1
 
 

@@ -59,6 +59,7 @@ def test_request_approve_and_hear_a_recording_with_every_step_audited(client, au
         ("requested", "requested"), ("approve", "approved"), ("access", "accessed"), ("access", "accessed")
     ]
     assert _count(session, AuditEntry) == 4
+    assert_problem(client.get(f"/cases/recording_access/{req['id']}/history", headers=agent), 403)
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_request(client, auth, session: Session) -> None:  # type: ignore[no-untyped-def]

@@ -102,6 +102,36 @@ def test_quality_lists(session: Session, client: TestClient, auth) -> None:  # t
     assert_problem(client.get("/quality/penalties", params={"month": "10/2026"}, headers=headers), 422)
 
 
+def test_penalties_show_the_commission_held_only_after_the_re_signing_deadline(
+    session: Session, client: TestClient, auth, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """SPEC §2.10: confirmed Tue 09-29, re-signing due at the end of Mon 10-12 (National Day, make-up Saturday
+    10-10); /quality/penalties shows no hold inside the window, the hold from the next instant."""
+    from datetime import timedelta
+
+    from core import clock
+    from core.clock import end_of_day
+
+    make_agent(session, code="A7", supervisor_code="S7", manager_code="M7")
+    case = make_revisit(session, state="problem", agent_code="A7")
+    session.commit()
+    ctx = Ctx(now=sh(date(2026, 9, 29), 10), actor="test", settings=get_settings(), calendar=CAL)
+    record_proxy_signature_penalties(session, ctx=ctx, case=case, case_kind="revisit")
+    session.commit()
+    headers = auth("supervisor")
+    deadline = end_of_day(date(2026, 10, 12))
+
+    def held_at(moment):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(clock, "now", lambda: moment)
+        items = client.get("/quality/penalties", params={"month": "2026-09"}, headers=headers).json()["items"]
+        assert len(items) == 3 and items[0]["resign_due_at"] == deadline.isoformat()
+        return {(i["commission_held"], i["statement_due"]) for i in items}
+
+    assert held_at(sh(date(2026, 9, 29), 11)) == {(False, False)}
+    assert held_at(deadline) == {(False, False)}
+    assert held_at(deadline + timedelta(microseconds=1)) == {(True, True)}
+
+
 def test_annual_report_after_december(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     headers = auth("auditor")
     assert_problem(client.get("/reports/annual", params={"year": 2025}, headers=headers), 404)

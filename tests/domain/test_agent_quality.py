@@ -23,17 +23,18 @@ def ctx(day: date) -> Ctx:
 
 def month_of(session: Session, agent: str, year: int, month: int, *, required: int, hq: int,
              branch_success: int = 0) -> None:
-    """``required`` revisits due on the 10th: ``hq`` closed by HQ's phone, ``branch_success`` by a letter."""
+    """``required`` revisits whose cooling-off ends on the 10th: ``hq`` closed that day by HQ's phone,
+    ``branch_success`` by a letter."""
     due = date(year, month, 10)
     for i in range(required):
         if i < hq:
-            revisit(session, branch="SH01", channel="agency", agent=agent, due=due, state="closed_success",
+            revisit(session, branch="SH01", channel="agency", agent=agent, ends=due, state="closed_success",
                     cls="standard", closed_by="close", closed_at=sh(due))
         elif i < hq + branch_success:
-            revisit(session, branch="SH01", channel="agency", agent=agent, due=due, state="closed_success",
+            revisit(session, branch="SH01", channel="agency", agent=agent, ends=due, state="closed_success",
                     cls="verification", closed_by="letter_or_onsite_success", closed_at=sh(due))
         else:
-            revisit(session, branch="SH01", channel="agency", agent=agent, due=due, state="verification",
+            revisit(session, branch="SH01", channel="agency", agent=agent, ends=due, state="verification",
                     cls="verification")
 
 

@@ -419,3 +419,36 @@ def test_settings_name_every_complaint_number() -> None:
     s = get_settings()
     assert (s.complaint_ack_hours, s.complaint_feedback_workdays, s.complaint_reply_days) == (24, 2, 15)
     assert (s.complaint_extension_days, s.complaint_further_extension_days, s.complaint_reopen_escalation) == (30, 30, 2)
+
+
+def test_report_judges_on_time_by_the_first_reply_against_the_limit_from_receipt(session: Session) -> None:
+    """Received Mon 10-12 10:00: the 15-day limit ends 10-27 23:59:59.999999. A reopening restarts the working
+    reply clock (to 11-12) but the report still judges the first reply against 10-27 (SPEC §2.12)."""
+    from domain.reports import complaint_figures
+
+    limit = end_of(date(2026, 10, 27))
+    ids = []
+    for first_reply in (limit, limit + timedelta(microseconds=1)):
+        c = intake(session)
+        assert c.regulatory_due_at == limit
+        to_responded(session, c.id, first_reply)
+        event(session, c.id, "start_follow_up", sh(date(2026, 10, 28), 9))
+        c = event(session, c.id, "reopen", sh(date(2026, 10, 28), 10), reason="the refund is not enough")
+        assert (c.reply_due_at, c.regulatory_due_at) == (end_of(date(2026, 11, 12)), limit)
+        to_responded(session, c.id, sh(date(2026, 10, 29), 10))  # the second round's reply, well inside its clock
+        event(session, c.id, "start_follow_up", sh(date(2026, 10, 30), 9))
+        c = event(session, c.id, "close", sh(date(2026, 10, 30), 10), follow_up_result="accepted")
+        assert (c.first_responded_at, c.responded_at) == (first_reply, sh(date(2026, 10, 29), 10))
+        ids.append(c.id)
+    figures = complaint_figures(session, date(2026, 10, 1), 1, get_settings())
+    assert (figures["closed"], figures["on_time"]) == (2, 1)
+
+
+def test_an_extension_after_a_reopening_extends_the_regulatory_limit_from_receipt(session: Session) -> None:
+    c = intake(session)
+    to_responded(session, c.id, sh(date(2026, 10, 20), 10))
+    event(session, c.id, "start_follow_up", sh(date(2026, 10, 21), 9))
+    event(session, c.id, "reopen", sh(date(2026, 10, 21), 10), reason="not enough")
+    c = event(session, c.id, "extend", sh(date(2026, 10, 22), 10), reason="complex: a second opinion is needed")
+    # 30 days from receipt (10-12) for the report; the working clock extends from the reopening (10-21)
+    assert (c.regulatory_due_at, c.reply_due_at) == (end_of(date(2026, 11, 11)), end_of(date(2026, 11, 20)))

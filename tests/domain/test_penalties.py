@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from domain.penalties import record_proxy_signature_penalties, statement_due
+from domain.penalties import commission_held, record_proxy_signature_penalties, statement_due
 from domain.revisits import record_attempt, send_work_order_event
 from models import Penalty, ProxySignatureFinding, WorkOrder
 from statemachines.engine import Rejected
@@ -52,10 +52,13 @@ def test_customer_side_signature_fines_three_and_holds_commission_until_re_signe
     orders = session.execute(select(WorkOrder).where(WorkOrder.case_id == case.id)).scalars().all()
     assert [(o.kind, o.id) for o in orders] == [("resign", finding.resign_order_id)]  # one re-signing order only
     assert orders[0].due_at == end_of(date(2026, 10, 12)) == finding.resign_due_at
-    assert finding.commission_held is True
-    # not re-signed by the end of 10-12: the agent's written statement is due from the next instant
-    assert statement_due(finding, end_of(date(2026, 10, 12))) is False
-    assert statement_due(finding, end_of(date(2026, 10, 12)) + timedelta(microseconds=1)) is True
+    # SPEC §2.10: nothing is withheld during the 5-working-day window, only when not re-signed in time;
+    # from the next instant after the end of 10-12 the statement is due and the commission withheld
+    deadline = end_of(date(2026, 10, 12))
+    assert commission_held(finding, sh(CALL_DAY, 10)) is False
+    assert commission_held(finding, deadline) is False and statement_due(finding, deadline) is False
+    after = deadline + timedelta(microseconds=1)
+    assert commission_held(finding, after) is True and statement_due(finding, after) is True
 
     # re-signed: the branch submits, HQ accepts → hold released, no statement due any more
     order = orders[0]
@@ -65,7 +68,10 @@ def test_customer_side_signature_fines_three_and_holds_commission_until_re_signe
                           expected_version=None, ctx=ctx(sh(date(2026, 10, 13), 15), "user:hq"))
     session.expire_all()
     finding = finding_of(session, case.id)
-    assert finding.commission_held is False and finding.resigned_at == sh(date(2026, 10, 13), 15)
+    assert finding.resigned_at == sh(date(2026, 10, 13), 15)
+    # withheld from the deadline until re-signed (待完成后再补发), released from the acceptance on
+    assert commission_held(finding, sh(date(2026, 10, 13), 14)) is True
+    assert commission_held(finding, sh(date(2026, 10, 13), 15)) is False
     assert statement_due(finding, sh(date(2026, 10, 20), 10)) is False
 
 
@@ -74,7 +80,8 @@ def test_signed_by_the_agent_fines_the_agent_1000(session: Session) -> None:
     session.commit()
     proxy_call(session, case.id, proxy_signed_by="agent")
     finding = finding_of(session, case.id)
-    assert (finding.rule_case, finding.signed_by, finding.commission_held) == ("agent_signed", "agent", True)
+    assert (finding.rule_case, finding.signed_by) == ("agent_signed", "agent")
+    assert commission_held(finding, end_of(date(2026, 10, 13))) is True
     assert fines(session, finding) == {("agent", "A0001", 1000)}
 
 
@@ -88,7 +95,7 @@ def test_departed_agent_fines_supervisor_and_manager_500_each(session: Session, 
     assert finding.rule_case == "agent_departed"
     assert fines(session, finding) == {("supervisor", "S09", 500), ("manager", "M09", 500)}
     # no commission to hold and no agent to write a statement
-    assert finding.commission_held is False
+    assert commission_held(finding, end_of(date(2026, 10, 20))) is False
     assert statement_due(finding, end_of(date(2026, 10, 20))) is False
 
 

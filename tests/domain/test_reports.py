@@ -45,12 +45,13 @@ def audit(session: Session, kind: str, case_id: int, event: str, target: str, at
     )
 
 
-def revisit(session: Session, *, branch: str, channel: str, agent: str, due: date, state: str,
+def revisit(session: Session, *, branch: str, channel: str, agent: str, ends: date, state: str,
             cls: str | None = None, closed_by: str | None = None, closed_at: datetime | None = None,
             **over: Any) -> RevisitCase:
+    """A revisit whose cooling-off period ends on ``ends`` (its month's cohort), due 14 days before."""
     policy = make_policy(session, branch_code=branch, channel=channel, agent_code=agent)
-    case = make_revisit(session, policy=policy, state=state, classification=cls, due_date=due,
-                        cooling_off_end=due + timedelta(days=14), **over)
+    case = make_revisit(session, policy=policy, state=state, classification=cls, due_date=ends - timedelta(days=14),
+                        cooling_off_end=ends, **over)
     if closed_by:
         target = "closed_failed" if closed_by == "close_failed" else "closed_success"
         audit(session, "revisit", case.id, closed_by, target, closed_at)  # type: ignore[arg-type]
@@ -58,48 +59,50 @@ def revisit(session: Session, *, branch: str, channel: str, agent: str, due: dat
 
 
 def build_september(session: Session) -> dict[str, RevisitCase]:
-    """12 required revisits, 7 work orders due, 5 complaints — each figure below is derived in a comment."""
+    """12 required revisits (cooling-off ended in September), 7 work orders due, 5 complaints — each figure
+    below is derived in a comment. A success after the case's cooling-off end is flagged ``late``."""
     d = lambda n: date(2026, 9, n)  # noqa: E731
     c: dict[str, RevisitCase] = {}
     # SH01 / agency / agent A1: four HQ successes (standard, standard-late, sub-standard, problem follow-up)
-    c["c1"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(2), state="closed_success",
+    c["c1"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(12), state="closed_success",
                       cls="standard", closed_by="close", closed_at=sh(d(10)))
-    c["c2"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(3), state="closed_success",
+    c["c2"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(3), state="closed_success",
                       cls="standard", closed_by="close", closed_at=sh(d(20)), late=True)
-    c["c3"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(4), state="closed_success",
+    c["c3"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(15), state="closed_success",
                       cls="substandard", sub_types=["unclear_coverage"], closed_by="remark_recorded", closed_at=sh(d(15)))
-    c["c4"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(5), state="closed_success",
+    c["c4"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(25), state="closed_success",
                       cls="problem", problem_category="misleading_suspected",
                       sub_types=["unclear_payment_term", "unclear_returns"],
                       closed_by="follow_up_understood", closed_at=sh(d(25)))
     # SH02 / bancassurance / agent B1: a branch letter success in the month, one only after the month ended
-    c["c5"] = revisit(session, branch="SH02", channel="bancassurance", agent="B1", due=d(6), state="closed_success",
+    c["c5"] = revisit(session, branch="SH02", channel="bancassurance", agent="B1", ends=d(28), state="closed_success",
                       cls="verification", closed_by="letter_or_onsite_success", closed_at=sh(d(28)))
-    c["c6"] = revisit(session, branch="SH02", channel="bancassurance", agent="B1", due=d(7), state="closed_success",
+    c["c6"] = revisit(session, branch="SH02", channel="bancassurance", agent="B1", ends=d(7), state="closed_success",
                       cls="verification", closed_by="letter_or_onsite_success", closed_at=sh(date(2026, 10, 3)))
     # SH02 / telesales / B1: failed after every rung; a late sub-standard success (remark exactly at month end)
-    c["c7"] = revisit(session, branch="SH02", channel="telesales", agent="B1", due=d(8), state="closed_failed",
+    c["c7"] = revisit(session, branch="SH02", channel="telesales", agent="B1", ends=d(8), state="closed_failed",
                       cls="verification", closed_by="close_failed", closed_at=sh(d(29)))
-    c["c13"] = revisit(session, branch="SH02", channel="telesales", agent="B1", due=d(30), state="closed_success",
+    c["c13"] = revisit(session, branch="SH02", channel="telesales", agent="B1", ends=d(29), state="closed_success",
                        cls="substandard", sub_types=["unclear_coverage", "unclear_cooling_off_surrender"],
                        closed_by="remark_recorded", closed_at=end_of(d(30)), late=True)
     # SH01 / agent A2: open cases — a proxy-signature problem, one never classified, a verification
-    c["c8"] = revisit(session, branch="SH01", channel="bancassurance", agent="A2", due=d(10), state="problem",
+    c["c8"] = revisit(session, branch="SH01", channel="bancassurance", agent="A2", ends=d(10), state="problem",
                       cls="problem", problem_category="proxy_signature")
-    c["c9"] = revisit(session, branch="SH01", channel="agency", agent="A2", due=d(1), state="calling")
-    c["c14"] = revisit(session, branch="SH01", channel="agency", agent="A2", due=d(30), state="verification",
+    c["c9"] = revisit(session, branch="SH01", channel="agency", agent="A2", ends=d(1), state="calling")
+    c["c14"] = revisit(session, branch="SH01", channel="agency", agent="A2", ends=d(30), state="verification",
                        cls="verification")
-    # not required in September: cancelled, due in August / October (closed in September), a claim revisit
-    c["x_cancelled"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(12), state="cancelled")
+    # c14's period ends on the month's last day: September's. Not required in September: cancelled, cooling-off
+    # ended in August / October (x_august closed in September), a claim revisit
+    c["x_cancelled"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(12), state="cancelled")
     audit(session, "revisit", c["x_cancelled"].id, "cancel", "cancelled", sh(d(14)), source="calling")
     # cancelled only after the month ended (surrendered 10-05): still required, and open, as at 09-30
-    c["c15"] = revisit(session, branch="SH02", channel="telesales", agent="B1", due=d(21), state="cancelled")
+    c["c15"] = revisit(session, branch="SH02", channel="telesales", agent="B1", ends=d(21), state="cancelled")
     audit(session, "revisit", c["c15"].id, "cancel", "cancelled", sh(date(2026, 10, 5)), source="calling")
-    c["x_august"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=date(2026, 8, 31),
-                            state="closed_success", cls="standard", closed_by="close", closed_at=sh(d(2)))
-    c["x_october"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=date(2026, 10, 1),
+    c["x_august"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=date(2026, 8, 31),
+                            state="closed_success", cls="standard", closed_by="close", closed_at=sh(d(2)), late=True)
+    c["x_october"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=date(2026, 10, 1),
                              state="calling")
-    c["x_claim"] = revisit(session, branch="SH01", channel="agency", agent="A1", due=d(12), state="closed_success",
+    c["x_claim"] = revisit(session, branch="SH01", channel="agency", agent="A1", ends=d(12), state="closed_success",
                            cls="standard", closed_by="close", closed_at=sh(d(14)), kind="claim", claim_no="C1")
 
     # --- work orders due in September (local) ----------------------------------------------------------------
@@ -322,7 +325,7 @@ def test_explicit_month_must_have_ended(session: Session) -> None:
 
 def test_annual_report_comes_with_december(session: Session) -> None:
     build_september(session)
-    december = revisit(session, branch="SH01", channel="agency", agent="A1", due=date(2026, 12, 3),
+    december = revisit(session, branch="SH01", channel="agency", agent="A1", ends=date(2026, 12, 8),
                        state="closed_success", cls="standard", closed_by="close", closed_at=sh(date(2026, 12, 5)))
     assert december.id
     session.commit()
@@ -350,3 +353,40 @@ def test_same_figures_on_postgresql(pg_session: Session) -> None:
     monthly_report_flow.fn(as_of=sh(date(2026, 10, 8), 7))
     row = _report(pg_session, "2026-09")
     assert row is not None and row.figures == EXPECTED
+
+
+def test_successes_within_cooling_off_after_the_due_month_count_in_the_month_the_period_ends(session: Session) -> None:
+    """Five cases due Tue 09-29 (receipt signed 09-27: cooling-off ends 10-12) all succeed on 10-08 (the first
+    working day after National Day), inside the period. They are October's cohort, counted on the first working
+    day of November: 5 / 5; September has none of them. The cohort's boundary: a period ending on 10-31 is
+    October's, one ending on 11-01 is not."""
+    from domain.revisits import record_attempt
+    from tests.domain.test_attempts import answers, ctx
+
+    ids = []
+    for _ in range(5):
+        p = make_policy(session, receipt_signed_date=date(2026, 9, 27), agent_code="A0001")
+        ids.append(make_revisit(session, policy=p, state="calling", due_date=date(2026, 9, 29),
+                                cooling_off_end=date(2026, 10, 12)).id)
+    last = revisit(session, branch="SH01", channel="agency", agent="A0001", ends=date(2026, 10, 31),
+                   state="closed_success", cls="standard", closed_by="close", closed_at=sh(date(2026, 10, 30)))
+    revisit(session, branch="SH01", channel="agency", agent="A0001", ends=date(2026, 11, 1), state="calling")
+    session.commit()
+    for case_id in ids:
+        version = session.get(RevisitCase, case_id).version
+        record_attempt(session, case_id=case_id, outcome="connected", answers=answers(), details=None,
+                       appointment_at=None, expected_version=version, ctx=ctx(sh(date(2026, 10, 8), 10)))
+    assert {session.get(RevisitCase, i).state for i in ids} == {"closed_success"}
+    session.rollback()
+
+    september = monthly_report_flow.fn(as_of=sh(date(2026, 10, 8), 7))
+    assert september["month"] == "2026-09" and september["success_rate"] is None  # nothing required
+    october = monthly_report_flow.fn(as_of=sh(date(2026, 11, 2), 7))  # Monday: the first working day
+    assert october["month"] == "2026-10"
+    f = _report(session, "2026-10").figures  # type: ignore[union-attr]
+    assert (f["required"], f["hq_successes"], f["success_rate"]) == (6, 6, 100.0)
+    assert (f["within_cooling_off"], f["late"]) == (6, 0)
+    assert last.id
+    # the agent is judged on the same cohort: 6 / 6, no warning for September or October
+    assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "agent_warning")).first() is None
+    session.rollback()

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from core.settings import get_settings
 from notifications.enrich import enrich
 from notifications.recipients import resolve
-from notifications.render import available_templates, mask_name, percent, render
+from notifications.render import available_templates, fraction_percent, mask_name, percent, render
 from tests.factories import make_policy, make_revisit
 
 BASE = {"signature": "【康泰人寿】", "hotline": "95519", "recipient_label": "SH01机构内勤"}
@@ -73,7 +73,7 @@ GOLDEN: dict[tuple[str, str], tuple[dict, str, str]] = {
         "【康泰人寿】张*您好,您的投诉(编号31)已处理完毕,处理结果:已为您办理全额退保。如对结果有异议,请致电95519。",
     ),
     ("complaint_warning", "internal"): (
-        {"complaint_id": 31, "clock": "reply", "percent": 0.75, "due_at": "2026-10-14T15:59:59.999999+00:00",
+        {"complaint_id": 31, "clock": "reply", "percent": 75, "due_at": "2026-10-14T15:59:59.999999+00:00",
          "owner": "李娜"},
         "【投诉时限预警】投诉 31 投诉答复(15日) 已用 75%",
         "李娜:\n\n您负责的投诉时限已用去75%,请及时处理。\n\n投诉编号:31\n时限:投诉答复(15日)\n"
@@ -151,8 +151,18 @@ def test_customer_names_are_masked_one_star_per_hidden_character() -> None:
     assert mask_name("") == ""
 
 
-def test_percent_takes_a_fraction_or_a_percentage() -> None:
-    assert percent(0.5) == "50%" and percent(50) == "50%" and percent(72.35) == "72.35%"
+def test_percent_never_guesses_a_fraction() -> None:
+    """`percent` is for percentages: 1.0 is one per cent, 0.5 half a per cent; fractions have their own filter."""
+    assert percent(1.0) == "1%" and percent(0.5) == "0.5%" and percent(50) == "50%" and percent(72.35) == "72.35%"
+    assert fraction_percent(0.5) == "50%" and fraction_percent(1.0) == "100%"
+
+
+def test_agent_warning_at_one_per_cent_says_one_per_cent() -> None:
+    """An agent with a 1.0 % success rate (the producer passes rate() percentages) is told 1 %, not 100 %."""
+    context = {"agent_code": "A0001", "agent_name": "王强", "month": "2026-09", "success_rate": 1.0, "threshold": 80.0}
+    assert "成功率为1%,低于80%" in render("agent_warning", "sms", {**BASE, **context}).body
+    context["success_rate"] = 0.5
+    assert "成功率为0.5%,低于80%" in render("agent_warning", "sms", {**BASE, **context}).body
 
 
 # --- the letter questionnaire (书面问卷) -------------------------------------------------------------
@@ -222,6 +232,41 @@ def test_letter_golden_page() -> None:
     assert rendered.body == (golden / "revisit_letter.letter.html").read_text(encoding="utf-8")
     with pytest.raises(UndefinedError, match="return_address"):
         render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "return_address"})
+
+
+def test_claim_letter_golden_page() -> None:
+    """A claim revisit by letter: the claim satisfaction questionnaire (SPEC §2.11), as reviewed (golden/)."""
+    import json
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    context = json.loads((golden / "revisit_letter_claim.context.json").read_text(encoding="utf-8"))
+    rendered = render("revisit_letter", "letter", context)
+    assert rendered.subject == "理赔回访书面问卷 赔案C2026000001" and rendered.content_type == "text/html"
+    assert rendered.body == (golden / "revisit_letter_claim.letter.html").read_text(encoding="utf-8")
+    with pytest.raises(UndefinedError, match="claim_no"):
+        render("revisit_letter", "letter", {k: v for k, v in context.items() if k != "claim_no"})
+
+
+def test_a_claim_revisit_is_sent_the_claim_questionnaire_not_the_new_contract_one(session: Session) -> None:
+    from domain.claim_classification import ITEMS, QUESTIONS_ZH
+    from domain.claim_import import import_claims
+    from tests.factories import T0, claim_payload
+
+    settings = get_settings()
+    p = make_policy(session, holder_address="上海市浦东新区世纪大道1号", holder_name="张丽")
+    import_claims(session=session, records=[claim_payload(p.policy_no, claim_no="C77", closed_date="2026-09-29")],
+                  now=T0, actor="flow:claims")
+    case = make_revisit(session, policy=p, kind="claim", claim_no="C77", cooling_off_end=None)
+    session.commit()
+    recipient = f"policy:{p.policy_no}"
+    address = resolve(session, recipient=recipient, channel="letter", settings=settings)
+    context = enrich(session, template="revisit_letter", recipient=recipient,
+                     context={"case_id": case.id, "policy_no": p.policy_no}, address=address, settings=settings)
+    rendered = render("revisit_letter", "letter", context)
+    assert rendered.subject == "理赔回访书面问卷 赔案C77"
+    assert _questions(rendered.body) == [QUESTIONS_ZH[k] for k in ITEMS]
+    assert "新契约" not in rendered.body and "犹豫期" not in rendered.body
 
 
 def test_email_uses_the_internal_text_and_an_unknown_channel_has_no_template() -> None:
