@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from statemachine import StateMachine
@@ -29,6 +31,16 @@ class CaseMachine(StateMachine):
 
     def __init__(self, model: Any, **kwargs: Any) -> None:
         super().__init__(model=model, state_field="state", **kwargs)
+
+
+def self_loops(*states: Any, **options: Any) -> Any:
+    """The same self-transition on every given state (an event recorded on the case, its state unchanged)."""
+    return reduce(or_, (state.to.itself(**options) for state in states))
+
+
+def each_to(target: Any, sources: tuple[Any, ...], **options: Any) -> Any:
+    """One transition to ``target`` from each of ``sources``, with the same options."""
+    return reduce(or_, (source.to(target, **options) for source in sources))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from statemachine import State
 
-from statemachines.base import CaseMachine, TransitionRejected
+from statemachines.base import CaseMachine, TransitionRejected, each_to, self_loops
 
 ROOT_CAUSES = ("process", "service_norms", "people", "systems")
 URGENCIES = ("normal", "urgent")
@@ -105,92 +105,43 @@ class ComplaintMachine(CaseMachine):
     reopen = responded.to(reopened, validators="needs_reason") | follow_up.to(reopened, validators="needs_reason")
 
     # --- progress notes (the 2-working-day feedback is one of them, told to the complainant) -----------
-    record_progress = (
-        acknowledged.to.itself(validators="needs_note")
-        | investigating.to.itself(validators="needs_note")
-        | plan_made.to.itself(validators="needs_note")
-        | implementing.to.itself(validators="needs_note")
-        | reopened.to.itself(validators="needs_note")
-        | escalated.to.itself(validators="needs_note")
+    record_progress = self_loops(
+        acknowledged, investigating, plan_made, implementing, reopened, escalated,
+        validators="needs_note",
     )
 
     # --- extension of the reply limit (complex cases) ---------------------------------------------------
-    extend = (
-        received.to.itself(validators="needs_first_extension")
-        | acknowledged.to.itself(validators="needs_first_extension")
-        | investigating.to.itself(validators="needs_first_extension")
-        | plan_made.to.itself(validators="needs_first_extension")
-        | implementing.to.itself(validators="needs_first_extension")
-        | reopened.to.itself(validators="needs_first_extension")
-        | escalated.to.itself(validators="needs_first_extension")
+    extend = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, reopened, escalated,
+        validators="needs_first_extension",
     )
-    extend_further = (
-        received.to.itself(validators="needs_approved_extension")
-        | acknowledged.to.itself(validators="needs_approved_extension")
-        | investigating.to.itself(validators="needs_approved_extension")
-        | plan_made.to.itself(validators="needs_approved_extension")
-        | implementing.to.itself(validators="needs_approved_extension")
-        | reopened.to.itself(validators="needs_approved_extension")
-        | escalated.to.itself(validators="needs_approved_extension")
+    extend_further = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, reopened, escalated,
+        validators="needs_approved_extension",
     )
 
     # --- ownership (首问责任制, 回避) ---------------------------------------------------------------------
-    take = (
-        received.to.itself(validators="needs_free_case")
-        | acknowledged.to.itself(validators="needs_free_case")
-        | investigating.to.itself(validators="needs_free_case")
-        | plan_made.to.itself(validators="needs_free_case")
-        | implementing.to.itself(validators="needs_free_case")
-        | responded.to.itself(validators="needs_free_case")
-        | follow_up.to.itself(validators="needs_free_case")
-        | reopened.to.itself(validators="needs_free_case")
-        | escalated.to.itself(validators="needs_free_case")
+    take = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, responded, follow_up, reopened, escalated,
+        validators="needs_free_case",
     )
-    hand_over = (
-        received.to.itself(validators="needs_new_owner")
-        | acknowledged.to.itself(validators="needs_new_owner")
-        | investigating.to.itself(validators="needs_new_owner")
-        | plan_made.to.itself(validators="needs_new_owner")
-        | implementing.to.itself(validators="needs_new_owner")
-        | responded.to.itself(validators="needs_new_owner")
-        | follow_up.to.itself(validators="needs_new_owner")
-        | reopened.to.itself(validators="needs_new_owner")
-        | escalated.to.itself(validators="needs_new_owner")
+    hand_over = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, responded, follow_up, reopened, escalated,
+        validators="needs_new_owner",
     )
-    accept_handover = (
-        received.to.itself(validators="needs_pending_owner")
-        | acknowledged.to.itself(validators="needs_pending_owner")
-        | investigating.to.itself(validators="needs_pending_owner")
-        | plan_made.to.itself(validators="needs_pending_owner")
-        | implementing.to.itself(validators="needs_pending_owner")
-        | responded.to.itself(validators="needs_pending_owner")
-        | follow_up.to.itself(validators="needs_pending_owner")
-        | reopened.to.itself(validators="needs_pending_owner")
-        | escalated.to.itself(validators="needs_pending_owner")
+    accept_handover = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, responded, follow_up, reopened, escalated,
+        validators="needs_pending_owner",
     )
-    decline_handover = (
-        received.to.itself(validators="needs_open_handover")
-        | acknowledged.to.itself(validators="needs_open_handover")
-        | investigating.to.itself(validators="needs_open_handover")
-        | plan_made.to.itself(validators="needs_open_handover")
-        | implementing.to.itself(validators="needs_open_handover")
-        | responded.to.itself(validators="needs_open_handover")
-        | follow_up.to.itself(validators="needs_open_handover")
-        | reopened.to.itself(validators="needs_open_handover")
-        | escalated.to.itself(validators="needs_open_handover")
+    decline_handover = self_loops(
+        received, acknowledged, investigating, plan_made, implementing, responded, follow_up, reopened, escalated,
+        validators="needs_open_handover",
     )
 
     # --- escalation ---------------------------------------------------------------------------------------
     # timed (complaint-sla-sweep): a clock reached 100 %; also sent when the second reopening happens
-    escalate = (
-        received.to(escalated)
-        | acknowledged.to(escalated)
-        | investigating.to(escalated)
-        | plan_made.to(escalated)
-        | implementing.to(escalated)
-        | responded.to(escalated)
-        | follow_up.to(escalated)
-        | reopened.to(escalated)
+    escalate = each_to(
+        escalated, (received, acknowledged, investigating, plan_made, implementing, responded, follow_up, reopened),
     )
     escalate_again = _loops(escalated)  # timed: another clock ran out while escalated
     take_over = escalated.to(investigating, validators="needs_note")

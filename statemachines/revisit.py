@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from statemachine import State
 
-from statemachines.base import CaseMachine, TransitionRejected
+from statemachines.base import CaseMachine, TransitionRejected, each_to, self_loops
 
 OPEN_CALLING = ("calling", "appointment", "recall")
-
-
-def _loops(*states: State) -> Any:
-    """Self-transitions of every given state: a timed event recorded on the case, state unchanged."""
-    return reduce(or_, (s.to.itself() for s in states))
 
 
 class RevisitMachine(CaseMachine):
@@ -73,11 +66,8 @@ class RevisitMachine(CaseMachine):
     remark_recorded = substandard.to(closed_success)
     # a success before the cooling-off period started needs a supplementary revisit (补访) — whichever way
     # it succeeded: on the first call, after the follow-up call, or by letter / on-site
-    require_supplementary = (
-        standard.to(scheduled)
-        | substandard.to(scheduled)
-        | follow_up_call.to(scheduled)
-        | letter_or_onsite.to(scheduled)
+    require_supplementary = each_to(
+        scheduled, (standard, substandard, follow_up_call, letter_or_onsite),
     )
 
     # --- problem cases (问题件) -----------------------------------------------------------------------
@@ -94,20 +84,12 @@ class RevisitMachine(CaseMachine):
     # --- verification and the ladder (核实件, SPEC §2.7) ------------------------------------------------
     contact_fixed = verification.to(recall)
     recall_due = recall.to(calling)  # timed: HQ calls again
-    escalate_to_letter = (
-        scheduled.to(letter_or_onsite, validators="needs_reason")
-        | calling.to(letter_or_onsite, validators="needs_reason")
-        | appointment.to(letter_or_onsite, validators="needs_reason")
-        | verification.to(letter_or_onsite, validators="needs_reason")
-        | recall.to(letter_or_onsite, validators="needs_reason")
+    escalate_to_letter = each_to(
+        letter_or_onsite, (scheduled, calling, appointment, verification, recall), validators="needs_reason",
     )
     # timed: the ladder planned backwards from the cooling-off end has no room for another phone rung
-    ladder_jump = (
-        scheduled.to(letter_or_onsite)
-        | calling.to(letter_or_onsite)
-        | appointment.to(letter_or_onsite)
-        | verification.to(letter_or_onsite)
-        | recall.to(letter_or_onsite)
+    ladder_jump = each_to(
+        letter_or_onsite, (scheduled, calling, appointment, verification, recall),
     )
     letter_or_onsite_success = letter_or_onsite.to(closed_success)
     close_failed = letter_or_onsite.to(closed_failed, validators="needs_reasons")
@@ -122,27 +104,22 @@ class RevisitMachine(CaseMachine):
     )
     # a sub-standard revisit is already a success (only the branch's remark is pending): no deadline of the
     # revisit itself can pass on it
-    cooling_off_deadline_near = _loops(
+    cooling_off_deadline_near = self_loops(
         scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
         letter_or_onsite,
     )
-    cooling_off_expired = _loops(
+    cooling_off_expired = self_loops(
         scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
         letter_or_onsite,
     )
     # a claim revisit not completed within its working days of closing (SPEC §2.11): recorded, state unchanged
-    revisit_deadline_missed = _loops(
+    revisit_deadline_missed = self_loops(
         scheduled, calling, appointment, verification, recall, problem, follow_up_call, second_communication,
         letter_or_onsite,
     )
     # the policy was surrendered or cancelled: nothing more to revisit
-    cancel = (
-        scheduled.to(cancelled, validators="needs_reason")
-        | calling.to(cancelled, validators="needs_reason")
-        | appointment.to(cancelled, validators="needs_reason")
-        | verification.to(cancelled, validators="needs_reason")
-        | recall.to(cancelled, validators="needs_reason")
-        | letter_or_onsite.to(cancelled, validators="needs_reason")
+    cancel = each_to(
+        cancelled, (scheduled, calling, appointment, verification, recall, letter_or_onsite), validators="needs_reason",
     )
 
     def needs_time(self, appointment_at: Any = None, **_: Any) -> None:
