@@ -7,20 +7,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from api.complaint_views import complaint_allowed_events, complaint_view
 from api.context import request_ctx
 from api.deps import Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
+from api.listing import manual_event, page, where_equal
 from api.idempotency import idempotent
 from api.routes.revisits import EventIn
 from core import clock
 from domain import complaints as service
 from models import Complaint
 from statemachines.complaint import OPEN_STATES
-from statemachines.registry import get_kind
 
 router = APIRouter(tags=["complaints"])
 
@@ -101,17 +101,14 @@ def list_complaints(
     require_role(user, *READERS)
     now = clock.now()
     stmt = select(Complaint)
-    for column, value in {
+    stmt = where_equal(stmt, {
         Complaint.state: state, Complaint.urgency: urgency, Complaint.owner: owner, Complaint.source: source,
-    }.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
+    })
     if overdue is not None:
         late = Complaint.state.in_(OPEN_STATES) & Complaint.next_due_at.is_not(None) & (Complaint.next_due_at <= now)
         stmt = stmt.where(late if overdue else ~late)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(Complaint.id).limit(limit).offset(offset)).scalars()
-    return {"items": [complaint_view(c, user=user, now=now) for c in rows], "total": total}
+    return page(session, stmt, order_by=[Complaint.id], limit=limit, offset=offset,
+                view=lambda c: complaint_view(c, user=user, now=now))
 
 
 @router.get("/complaints/{complaint_id}")
@@ -132,13 +129,8 @@ def send_event(
 ) -> JSONResponse:
     """Any declared manual event with its payload; ownership and 回避 are checked against the caller."""
     c = _complaint(session, complaint_id)
-    kind = get_kind("complaint")
-    if event not in kind.table:
-        raise Problem(404, "Unknown event", f"complaint has no event {event!r}", "unknown-event",
-                      events=sorted(kind.table))
-    if event in kind.machine.timed_events:
-        raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the complaint-sla-sweep sends it",
-                      "event-not-allowed", state=c.state, allowed_events=complaint_allowed_events(c))
+    manual_event("complaint", event, who_sends_timed="the complaint-sla-sweep", state=c.state,
+                 allowed_events=complaint_allowed_events(c))
     require_role(user, *HANDLERS)
     payload = body.model_dump(exclude={"expected_version"})
 

@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.context import request_ctx
 from api.deps import SessionDep, UserDep
 from api.errors import Problem
+from api.listing import manual_event
 from api.idempotency import idempotent
 from api.routes.revisits import EventIn
 from domain import recordings as service
 from models import RecordingAccessRequest
 from statemachines.engine import allowed_events
-from statemachines.registry import get_kind
 
 router = APIRouter(tags=["recordings"])
 READERS = ("supervisor", "manager", "auditor", "admin")
@@ -77,10 +77,7 @@ def send_event(
     request_id: int, event: str, request: Request, session: SessionDep, user: UserDep,
     body: Annotated[EventIn, Body()], idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    kind = get_kind("recording_access")
-    if event not in kind.table:
-        raise Problem(404, "Unknown event", f"a recording request has no event {event!r}", "unknown-event",
-                      events=sorted(kind.table))
+    manual_event("recording_access", event, who_sends_timed="a flow")
     if session.get(RecordingAccessRequest, request_id) is None:
         raise Problem(404, "Not found", f"recording request {request_id} does not exist")
     payload = body.model_dump(exclude={"expected_version"})

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from api.context import request_ctx
 from api.deps import Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
+from api.listing import manual_event, page, where_equal
 from api.idempotency import idempotent
 from api.views import MANUAL_REVISIT_EVENTS, can_see_branch, revisit_allowed_events, revisit_view
 from core import clock
@@ -131,18 +132,15 @@ def list_revisits(
         RevisitCase.branch_code: branch,
         RevisitCase.channel: channel,
     }
-    for column, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = where_equal(stmt, filters)
     if due_before is not None:
         stmt = stmt.where(RevisitCase.due_date < due_before)
     if overdue is not None:
         late_orders = select(WorkOrder.case_id).where(WorkOrder.state.in_(("overdue", "explained", "quality_listed")))
         cond = RevisitCase.id.in_(late_orders) | RevisitCase.late.is_(True)
         stmt = stmt.where(cond if overdue else ~cond)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(RevisitCase.id).limit(limit).offset(offset)).scalars()
-    return {"items": [revisit_view(session, c, detail=False) for c in rows], "total": total}
+    return page(session, stmt, order_by=[RevisitCase.id], limit=limit, offset=offset,
+                view=lambda c: revisit_view(session, c, detail=False))
 
 
 @router.get("/revisits/{case_id}")
@@ -208,15 +206,8 @@ def send_event(
 ) -> JSONResponse:
     """Any other declared event with its payload (follow-up results, letter/on-site results, …)."""
     case = _case(session, user, case_id)
-    from statemachines.registry import get_kind
-
-    machine = get_kind("revisit").machine
-    if event not in get_kind("revisit").table:
-        raise Problem(404, "Unknown event", f"revisit has no event {event!r}", "unknown-event",
-                      events=sorted(get_kind("revisit").table))
-    if event in machine.timed_events:
-        raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the sweeps send it", "event-not-allowed",
-                      state=case.state, allowed_events=revisit_allowed_events(case))
+    manual_event("revisit", event, who_sends_timed="the revisit-sweep / callback-dispatch", state=case.state,
+                 allowed_events=revisit_allowed_events(case))
     if event not in MANUAL_REVISIT_EVENTS:
         allowed = revisit_allowed_events(case)
         raise Problem(

@@ -6,17 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import MAX_ROW_ID, Offset, RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
+from api.listing import manual_event, page, where_equal
 from api.idempotency import idempotent
 from api.context import request_ctx
 from api.routes.revisits import EventIn
 from api.views import MANUAL_TIMED_WORK_ORDER_EVENTS, can_see_branch, work_order_view
 from domain import revisits as service
 from models import WorkOrder
-from statemachines.registry import get_kind
 
 router = APIRouter(tags=["work orders"])
 
@@ -58,15 +58,11 @@ def list_work_orders(
         if branch and branch != user.branch_code:
             raise Problem(403, "Forbidden", "branch staff see only their own branch")
         branch = user.branch_code
-    stmt = select(WorkOrder)
-    for column, value in {
+    stmt = where_equal(select(WorkOrder), {
         WorkOrder.case_id: case_id, WorkOrder.kind: kind, WorkOrder.state: state, WorkOrder.branch_code: branch
-    }.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(WorkOrder.due_at, WorkOrder.id).limit(limit).offset(offset)).scalars()
-    return {"items": [work_order_view(o) for o in rows], "total": total}
+    })
+    return page(session, stmt, order_by=[WorkOrder.due_at, WorkOrder.id], limit=limit, offset=offset,
+                view=work_order_view)
 
 
 @router.get("/work-orders/{order_id}")
@@ -85,12 +81,8 @@ def send_event(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     _order(session, user, order_id)
-    kind = get_kind("work_order")
-    if event not in kind.table:
-        raise Problem(404, "Unknown event", f"work order has no event {event!r}", "unknown-event",
-                      events=sorted(kind.table))
-    if event in kind.machine.timed_events and event not in MANUAL_TIMED_WORK_ORDER_EVENTS:
-        raise Problem(409, "Event not allowed", f"{event!r} is a timed event: the sweeps send it", "event-not-allowed")
+    manual_event("work_order", event, who_sends_timed="the revisit-sweep",
+                 allowed_timed=MANUAL_TIMED_WORK_ORDER_EVENTS)
     require_role(user, *EVENT_ROLES.get(event, BRANCH))
     payload = body.model_dump(exclude={"expected_version"})
 
