@@ -58,6 +58,36 @@ def _start_api() -> threading.Thread:
     return thread
 
 
+def drop_stale_scheduled_runs(api: str, *, now: str | None = None) -> int:
+    """Delete the scheduled runs a stopped ``caseflow serve`` left behind, whose time has passed.
+
+    Every flow is idempotent for its ``as_of`` and the sweeps catch up on everything due, so the next
+    scheduled run does their work; left in place they would all start at once on restart (dozens of late
+    runs of a once-a-minute flow), crowding the embedded server's SQLite database.
+    """
+    import httpx
+
+    from core import clock
+
+    moment = now or clock.now().isoformat()
+    body = {
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}, "expected_start_time": {"before_": moment}},
+        "limit": 200, "offset": 0,
+    }
+    with httpx.Client(base_url=api, timeout=30) as client:
+        stale: list[str] = []
+        while True:
+            runs = client.post("/flow_runs/filter", json={**body, "offset": len(stale)}).raise_for_status().json()
+            if not runs:
+                break
+            stale.extend(run["id"] for run in runs)
+        for run_id in stale:
+            resp = client.delete(f"/flow_runs/{run_id}")
+            if resp.status_code != 404:  # already gone: what we wanted
+                resp.raise_for_status()
+    return len(stale)
+
+
 def serve(*, with_prefect_server: bool = True) -> int:
     from core.calendar import get_calendar
     from core.migrate import upgrade
@@ -76,6 +106,9 @@ def serve(*, with_prefect_server: bool = True) -> int:
 
         from flows.deployments import deployments
 
+        dropped = drop_stale_scheduled_runs(os.environ["PREFECT_API_URL"])
+        if dropped:
+            print(f"Dropped {dropped} scheduled runs left late by the last stop (the next runs catch up)", flush=True)
         prefect_serve(*deployments(), print_starting_message=True)
     except KeyboardInterrupt:
         pass
