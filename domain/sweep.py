@@ -361,6 +361,32 @@ def expire_attempt_windows(session: Session, *, ctx: Ctx, report: SweepReport, o
 
     _batches(session, stmt, step="attempt_window", ctx=ctx, report=report, work=work, on_batch=on_batch)
 
+    # the follow-up call of a problem case (SPEC §2.8) has the same window; unreached, the branch takes it on by
+    # letter / on-site, as every failed phone revisit (不成功件)
+    follow_up = (
+        select(
+            RevisitCase.id, RevisitCase.branch_code, RevisitCase.policy_no, RevisitCase.cooling_off_end,
+            RevisitCase.recall_count,
+        )
+        .where(RevisitCase.state == "follow_up_call", RevisitCase.first_attempt_at < opened_before)
+        .order_by(RevisitCase.first_attempt_at)
+    )
+
+    def follow_up_work(rows: list[Any], report: SweepReport) -> None:
+        reason = f"follow-up call: not reached within {ctx.settings.attempt_budget_days} days of its first attempt"
+        moved = apply_bulk(
+            session, kind="revisit", event="follow_up_window_expired", case_ids=[r.id for r in rows],
+            actor=ctx.actor, now=ctx.now, flow_run_id=ctx.flow_run_id, payload={"reason": reason},
+            set_values={"next_attempt_at": None, "appointment_at": None, "claimed_by": None},
+        )
+        moved_ids = {m.case_id for m in moved}
+        done = [r for r in rows if r.id in moved_ids]
+        report.count("revisit", "follow_up_window_expired", (r.branch_code for r in done))
+        _to_letter(session, done, reason, ctx, report)
+
+    _batches(session, follow_up, step="follow_up_window", ctx=ctx, report=report, work=follow_up_work,
+             on_batch=on_batch)
+
 
 def _after_verification(session: Session, rows: list[Any], ctx: Ctx, report: SweepReport) -> None:
     """The ladder (SPEC §2.7), as ``domain.revisits.to_verification`` decides it for one case."""

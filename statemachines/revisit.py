@@ -24,6 +24,7 @@ class RevisitMachine(CaseMachine):
         "cooling_off_expired",
         "ladder_jump",
         "revisit_deadline_missed",
+        "follow_up_window_expired",
     )
 
     scheduled = State(initial=True)
@@ -77,6 +78,8 @@ class RevisitMachine(CaseMachine):
     # the follow-up call cannot be made (attempt budget spent, wrong number, refused…): the branch takes it
     # on by letter / on-site, as every failed phone revisit (不成功件, SPEC §2.7–2.8)
     follow_up_unreachable = follow_up_call.to(letter_or_onsite, validators="needs_reason")
+    # timed: the follow-up call's unreached window (attempt_budget_days) has passed: letter / on-site too
+    follow_up_window_expired = follow_up_call.to(letter_or_onsite)
     confirm_misleading = follow_up_call.to(misleading_confirmed, validators="needs_reason") | second_communication.to(
         misleading_confirmed, validators="needs_reason"
     )

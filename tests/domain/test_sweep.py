@@ -383,3 +383,18 @@ def test_a_jump_to_letter_withdraws_the_open_verification_order(session: Session
     run(session, sh(date(2026, 10, 20), 0))  # long after its due day: the withdrawn order stays withdrawn
     listed = session.execute(select(WorkOrder.kind).where(WorkOrder.state == "quality_listed")).scalars().all()
     assert session.get(WorkOrder, verification.id).state == "cancelled" and listed == ["failed_followup"]
+
+
+def test_an_unreached_follow_up_call_goes_to_letter_after_its_window(session: Session) -> None:
+    first = sh(date(2026, 10, 12), 10)
+    case = make_revisit(session, state="follow_up_call", classification="problem", first_attempt_at=first,
+                        cooling_off_end=date(2026, 10, 26))
+    session.commit()
+    assert ("revisit", "follow_up_window_expired") not in run(session, sh(date(2026, 10, 14), 23, 59)).counts
+    report = run(session, sh(date(2026, 10, 15), 0))
+    assert report.counts[("revisit", "follow_up_window_expired")] == 1
+    assert session.get(RevisitCase, case.id).state == "letter_or_onsite"
+    assert [e for _, e, _, _ in audits(session, case_id=case.id)] == ["follow_up_window_expired"]
+    order = session.execute(select(WorkOrder).where(WorkOrder.case_id == case.id)).scalars().one()
+    assert (order.kind, order.due_at) == ("failed_followup", end_of(date(2026, 10, 16)))
+    assert {o[0] for o in outbox(session)} >= {"revisit_letter", "revisit_escalation"}
