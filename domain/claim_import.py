@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from domain.policies import CHUNK, ImportResult, _chunks, _decode, _errors, _jsonable, _nest
+from domain.policies import CHUNK, ImportResult, _chunks, _decode, _errors, _nest, plan_upserts
 from domain.policy_schemas import _In
 from domain.revisit_rules import normalise_phone
 from models import AuditEntry, Claim
@@ -132,29 +132,7 @@ def import_claims(*, session: Session, records: list[Any], actor: str, now: date
         return result
     numbers = list(dict.fromkeys(c.claim_no for c in valid))
     state = _load_claims(session, numbers)
-    new: set[str] = set()
-    dirty: set[str] = set()
-    events: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
-    for c in valid:
-        cols = claim_columns(c)
-        no = c.claim_no
-        current = state.get(no)
-        if current is None:
-            state[no] = {**cols, "version": 1}
-            new.add(no)
-            events[no] = [("imported", 1, {"claim_no": no})]
-            result.created += 1
-            continue
-        changed = {k: [_jsonable(current[k]), _jsonable(v)] for k, v in cols.items() if current[k] != v}
-        if not changed:
-            result.unchanged += 1
-            continue
-        current.update(cols)
-        current["version"] += 1
-        if no not in new:
-            dirty.add(no)
-        events.setdefault(no, []).append(("reimported", current["version"], {"changed": changed}))
-        result.updated += 1
+    new, dirty, events = plan_upserts(state, ((c.claim_no, claim_columns(c)) for c in valid), "claim_no", result)
 
     ids = {no: state[no]["id"] for no in dirty}
     rows = [{**{c: state[no][c] for c in IMPORTED_COLUMNS}, "version": state[no]["version"],

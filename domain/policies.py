@@ -191,6 +191,36 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def plan_upserts(
+    state: dict[str, dict[str, Any]], items: Iterable[tuple[str, dict[str, Any]]], key: str, result: ImportResult
+) -> tuple[set[str], set[str], dict[str, list[tuple[str, int, dict[str, Any]]]]]:
+    """Fold imported records into ``state`` (number → stored columns, updated in place): which numbers are new,
+    which stored ones changed, and the audit events of each (``imported`` / ``reimported`` with what changed).
+    A number repeated in one batch is applied in order; counts go to ``result``."""
+    new: set[str] = set()
+    dirty: set[str] = set()
+    events: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+    for no, cols in items:
+        current = state.get(no)
+        if current is None:
+            state[no] = {**cols, "version": 1}
+            new.add(no)
+            events[no] = [("imported", 1, {key: no})]
+            result.created += 1
+            continue
+        changed = {k: [_jsonable(current[k]), _jsonable(v)] for k, v in cols.items() if current[k] != v}
+        if not changed:
+            result.unchanged += 1
+            continue
+        current.update(cols)
+        current["version"] += 1
+        if no not in new:
+            dirty.add(no)
+        events.setdefault(no, []).append(("reimported", current["version"], {"changed": changed}))
+        result.updated += 1
+    return new, dirty, events
+
+
 def _upsert_branches(session: Session, codes: Iterable[str]) -> None:
     """Add the branches not known yet (by code); their names come from elsewhere."""
     wanted = sorted(set(codes))
@@ -260,30 +290,7 @@ def import_policies(*, session: Session, records: list[Any], actor: str, now: da
 
     numbers = list(dict.fromkeys(p.policy_no for p in valid))
     state = _load_policies(session, numbers)  # policy_no -> current columns (stored, then as imported)
-    new: set[str] = set()
-    dirty: set[str] = set()
-    events: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
-
-    for p in valid:
-        cols = policy_columns(p)
-        no = p.policy_no
-        current = state.get(no)
-        if current is None:
-            state[no] = {**cols, "version": 1}
-            new.add(no)
-            events[no] = [("imported", 1, {"policy_no": no})]
-            result.created += 1
-            continue
-        changed = {k: [_jsonable(current[k]), _jsonable(v)] for k, v in cols.items() if current[k] != v}
-        if not changed:
-            result.unchanged += 1
-            continue
-        current.update(cols)
-        current["version"] += 1
-        if no not in new:
-            dirty.add(no)
-        events.setdefault(no, []).append(("reimported", current["version"], {"changed": changed}))
-        result.updated += 1
+    new, dirty, events = plan_upserts(state, ((p.policy_no, policy_columns(p)) for p in valid), "policy_no", result)
 
     ids = {no: state[no]["id"] for no in dirty}
     rows = [{**{c: state[no][c] for c in IMPORTED_COLUMNS}, "version": state[no]["version"],
