@@ -9,9 +9,6 @@ one transaction.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from domain.policies import CHUNK, ImportResult, _chunks, _decode, _errors, _nest, plan_upserts
+from domain.policies import CHUNK, ImportResult, _chunks, _errors, plan_upserts, read_record_file
 from domain.policy_schemas import _In
 from domain.revisit_rules import normalise_phone
 from models import AuditEntry, Claim
@@ -158,33 +155,7 @@ def import_claims(*, session: Session, records: list[Any], actor: str, now: date
 def read_claim_file(path: str | Path) -> list[dict[str, Any]]:
     """The records of a claims drop-folder file: ``.json`` (list or object) or ``.csv`` (dotted headers,
     e.g. ``claimant.name``)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    text = _decode(raw, path.name)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path.name}: not valid JSON: {exc}") from None
-        if isinstance(data, dict):
-            return [data]
-        if isinstance(data, list):
-            return data
-        raise ValueError(f"{path.name}: expected a JSON list of claims or one claim object")
-    if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        try:
-            rows = list(reader)
-        except csv.Error as exc:
-            raise ValueError(f"{path.name}: not valid CSV: {exc}") from None
-        if not reader.fieldnames or "claim_no" not in [h.strip() for h in reader.fieldnames]:
-            raise ValueError(f"{path.name}: CSV needs a header row with claim_no and the other §4.1 fields")
-        return [rec for rec in (_nest(r) for r in rows) if rec]
-    raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}; expected .json or .csv")
+    return read_record_file(path, key="claim_no", plural="claims", singular="claim")
 
 
 __all__ = ["ClaimIn", "CHUNK", "CLAIM_STATES", "claim_to_dict", "import_claims", "read_claim_file"]

@@ -372,6 +372,12 @@ def _nest(row: dict[str, str]) -> dict[str, Any]:
 
 def read_policy_file(path: str | Path) -> list[dict[str, Any]]:
     """The records of a drop-folder file: ``.json`` (a list or one object) or ``.csv`` (dotted headers)."""
+    return read_record_file(path, key="policy_no", plural="policies", singular="policy")
+
+
+def read_record_file(path: str | Path, *, key: str, plural: str, singular: str) -> list[dict[str, Any]]:
+    """A drop-folder file of records keyed by ``key``: ``.json`` (a list or one object) or ``.csv`` (dotted
+    headers, e.g. ``policyholder.name``); a ValueError naming the file when it cannot be read."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -388,14 +394,14 @@ def read_policy_file(path: str | Path) -> list[dict[str, Any]]:
             return [data]
         if isinstance(data, list):
             return data
-        raise ValueError(f"{path.name}: expected a JSON list of policies or one policy object")
+        raise ValueError(f"{path.name}: expected a JSON list of {plural} or one {singular} object")
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         try:
             rows = list(reader)
         except csv.Error as exc:
             raise ValueError(f"{path.name}: not valid CSV: {exc}") from None
-        if not reader.fieldnames or "policy_no" not in [h.strip() for h in reader.fieldnames]:
-            raise ValueError(f"{path.name}: CSV needs a header row with policy_no and the other §4.1 fields")
+        if not reader.fieldnames or key not in [h.strip() for h in reader.fieldnames]:
+            raise ValueError(f"{path.name}: CSV needs a header row with {key} and the other §4.1 fields")
         return [rec for rec in (_nest(r) for r in rows) if rec]
     raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}; expected .json or .csv")

@@ -8,15 +8,13 @@ from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from api.context import request_ctx
-from api.deps import RowId, SessionDep, UserDep, actor, require_role
+from api.deps import RowId, SessionDep, UserDep, require_role
 from api.errors import Problem
 from api.idempotency import idempotent
-from api.routes.policies import PROBLEM_RESPONSE, importer, mask_phone
+from api.routes.policies import PROBLEM_RESPONSE, importer, mask_phone, run_import
 from api.views import can_see_branch, care_touch_view, revisit_view
-from core import clock
 from domain.claim_care import record_touch
 from domain.claim_import import claim_to_dict, import_claims
 from models import Claim, Policy, RevisitCase, User
@@ -25,15 +23,6 @@ router = APIRouter(tags=["claims"])
 
 FULL_VIEW_ROLES = ("admin", "supervisor", "manager", "call_agent")
 TOUCH_ROLES = ("call_agent", "supervisor", "manager")
-
-
-def _summary(rejected: list[dict[str, Any]], limit: int = 3) -> str:
-    parts = []
-    for rec in rejected[:limit]:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in rec["errors"])
-        parts.append(f"record {rec['index']}" + (f" ({rec['claim_no']})" if rec["claim_no"] else "") + f": {reasons}")
-    more = f" … and {len(rejected) - limit} more" if len(rejected) > limit else ""
-    return " | ".join(parts) + more
 
 
 @router.post(
@@ -47,25 +36,8 @@ def post_claims(
     body: Annotated[list[dict[str, Any]] | dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Import one claim or a list, idempotent on ``claim_no``; invalid records are reported, not fatal."""
-    records: list[Any] = body if isinstance(body, list) else [body]
-    if not records:
-        raise Problem(422, "Invalid request", "send at least one claim", kind="invalid-request", errors=[])
-    try:
-        result = import_claims(session=session, records=records, actor=actor(user), now=clock.now())
-    except IntegrityError:
-        session.rollback()  # a concurrent import of the same claims won; ours rolled back whole
-        raise Problem(409, "Conflict", "the same claims were being imported concurrently; send again") from None
-    if result.created + result.updated + result.unchanged == 0:
-        errors = [
-            {"field": f"{rec['index']}.{e['field']}" if e["field"] else str(rec["index"]), "message": e["message"]}
-            for rec in result.rejected
-            for e in rec["errors"]
-        ]
-        raise Problem(
-            422, "Invalid claims", f"no record is valid, nothing was imported: {_summary(result.rejected)}",
-            kind="invalid-claims", errors=errors, rejected=result.rejected,
-        )
-    return result.as_dict()
+    return run_import(session, user, body, import_records=import_claims, key="claim_no", singular="claim",
+                      plural="claims")
 
 
 @router.get("/claims/{claim_no}", responses={401: PROBLEM_RESPONSE, 404: PROBLEM_RESPONSE})

@@ -55,13 +55,41 @@ def masked(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _summary(rejected: list[dict[str, Any]], limit: int = 3) -> str:
+def _summary(rejected: list[dict[str, Any]], key: str, limit: int = 3) -> str:
     parts = []
     for rec in rejected[:limit]:
         reasons = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in rec["errors"])
-        parts.append(f"record {rec['index']}" + (f" ({rec['policy_no']})" if rec["policy_no"] else "") + f": {reasons}")
+        parts.append(f"record {rec['index']}" + (f" ({rec[key]})" if rec[key] else "") + f": {reasons}")
     more = f" … and {len(rejected) - limit} more" if len(rejected) > limit else ""
     return " | ".join(parts) + more
+
+
+def run_import(
+    session: Any, user: User, body: list[dict[str, Any]] | dict[str, Any], *, import_records: Any, key: str,
+    singular: str, plural: str,
+) -> dict[str, Any]:
+    """One record or a list, idempotent on ``key``; invalid records are reported, not fatal — unless every
+    record is invalid: then nothing was written, a client error (422), not a partial success."""
+    records: list[Any] = body if isinstance(body, list) else [body]
+    if not records:
+        raise Problem(422, "Invalid request", f"send at least one {singular}", kind="invalid-request", errors=[])
+    try:
+        result = import_records(session=session, records=records, actor=actor(user), now=clock.now())
+    except IntegrityError:
+        # a concurrent import of the same records won the race; ours rolled back whole, so a retry is safe
+        session.rollback()
+        raise Problem(409, "Conflict", f"the same {plural} were being imported concurrently; send again") from None
+    if result.created + result.updated + result.unchanged == 0:
+        errors = [
+            {"field": f"{rec['index']}.{e['field']}" if e["field"] else str(rec["index"]), "message": e["message"]}
+            for rec in result.rejected
+            for e in rec["errors"]
+        ]
+        raise Problem(
+            422, f"Invalid {plural}", f"no record is valid, nothing was imported: {_summary(result.rejected, key)}",
+            kind=f"invalid-{plural}", errors=errors, rejected=result.rejected,
+        )
+    return result.as_dict()
 
 
 @router.post(
@@ -75,31 +103,8 @@ def post_policies(
     body: Annotated[list[dict[str, Any]] | dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Import one policy or a list, idempotent on ``policy_no``; invalid records are reported, not fatal."""
-    records: list[Any] = body if isinstance(body, list) else [body]
-    if not records:
-        raise Problem(422, "Invalid request", "send at least one policy", kind="invalid-request", errors=[])
-    try:
-        result = import_policies(session=session, records=records, actor=actor(user), now=clock.now())
-    except IntegrityError:
-        # a concurrent import of the same policies won the race; ours rolled back whole, so a retry is safe
-        session.rollback()
-        raise Problem(409, "Conflict", "the same policies were being imported concurrently; send again") from None
-    if result.created + result.updated + result.unchanged == 0:
-        # every record is invalid: nothing was written, so this is a client error, not a partial success
-        errors = [
-            {"field": f"{rec['index']}.{e['field']}" if e["field"] else str(rec["index"]), "message": e["message"]}
-            for rec in result.rejected
-            for e in rec["errors"]
-        ]
-        raise Problem(
-            422,
-            "Invalid policies",
-            f"no record is valid, nothing was imported: {_summary(result.rejected)}",
-            kind="invalid-policies",
-            errors=errors,
-            rejected=result.rejected,
-        )
-    return result.as_dict()
+    return run_import(session, user, body, import_records=import_policies, key="policy_no", singular="policy",
+                      plural="policies")
 
 
 @router.get("/policies/{policy_no}", responses={401: PROBLEM_RESPONSE, 403: PROBLEM_RESPONSE, 404: PROBLEM_RESPONSE})
