@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,28 +24,10 @@ from core.users import add_user
 from models import AuditEntry, CallAttempt, RevisitCase, WorkOrder
 from tests.factories import T0, make_policy, make_revisit, make_work_order
 
+from tests.domain.test_attempts import ALL_YES, sh  # noqa: E402  (one questionnaire, one clock helper)
+
 PROBLEM = "application/problem+json"
-SH = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 10, 12)  # Monday
-
-ALL_YES: dict[str, str] = {
-    "identity": "yes",
-    "purchased_and_signed": "yes",
-    "received_policy": "yes",
-    "read_documents": "yes",
-    "coverage_known": "yes",
-    "surrender_loss_known": "yes",
-    "cooling_off_known": "yes",
-    "payment_known": "yes",
-    "returns_uncertain_known": "yes",
-    "address_confirmed": "yes",
-}
-
-
-def sh(day: date, hh: int, mm: int = 0) -> datetime:
-    """``hh:mm`` Asia/Shanghai on ``day`` as an aware UTC instant."""
-    return datetime.combine(day, time(hh, mm), tzinfo=SH).astimezone(UTC)
-
 
 def z(moment: datetime) -> str:
     """How the API writes an instant: ISO-8601 UTC with ``Z``."""
